@@ -1,0 +1,41 @@
+package v1alpha1
+
+// Finalizer is set on broker-facing objects so that the broker is cleaned up
+// before the object disappears.
+const Finalizer = "mqtt.mqttoperator.io/finalizer"
+
+// Condition types, following kstatus so Flux and Argo CD read health correctly.
+const (
+	// ConditionReady is True only when the broker holds exactly what the spec says.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while work is in progress.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when retrying cannot help until the spec or a
+	// referenced object changes.
+	ConditionStalled = "Stalled"
+	// ConditionExpired is True on an MQTTBan whose end time has passed.
+	ConditionExpired = "Expired"
+)
+
+// Condition reasons set by the operator itself. Broker rejections use the
+// broker result code's CamelCase name instead (IllegalTopic, BadRequest, ...).
+const (
+	ReasonSucceeded        = "Succeeded"
+	ReasonProgressing      = "Progressing"
+	ReasonDeleting         = "Deleting"
+	ReasonBrokerNotFound   = "BrokerNotFound"
+	ReasonBrokerNotReady   = "BrokerNotReady"
+	ReasonRefNotAllowed    = "RefNotAllowed"
+	ReasonSecretNotFound   = "SecretNotFound"
+	ReasonSecretInvalid    = "SecretInvalid"
+	ReasonUnauthorized     = "Unauthorized"
+	ReasonUnreachable      = "BrokerUnreachable"
+	ReasonMisconfigured    = "BrokerMisconfigured"
+	ReasonUnsupported      = "Unsupported"
+	ReasonUsernameConflict = "UsernameConflict"
+	ReasonSubjectConflict  = "SubjectConflict"
+	ReasonExpired          = "Expired"
+	ReasonActive           = "Active"
+	ReasonInvalidSpec      = "InvalidSpec"
+	ReasonRollingOut       = "RollingOut"
+)

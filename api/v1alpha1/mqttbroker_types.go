@@ -1,0 +1,238 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BrokerAPIVersion is the management API flavour of a broker.
+// +kubebuilder:validation:Enum=v4;v5
+type BrokerAPIVersion string
+
+const (
+	// BrokerAPIv4 is /api/v4 (EMQX 4.x, EMQX Cloud v4).
+	BrokerAPIv4 BrokerAPIVersion = "v4"
+	// BrokerAPIv5 is /api/v5 (EMQX 5.x).
+	BrokerAPIv5 BrokerAPIVersion = "v5"
+)
+
+// MQTTBrokerSpec says which broker the other kinds talk to: exactly one of
+// managed or external.
+// +kubebuilder:validation:XValidation:rule="has(self.managed) != has(self.external)",message="exactly one of managed or external must be set"
+type MQTTBrokerSpec struct {
+	// Managed runs EMQX as a StatefulSet owned by this object.
+	// +optional
+	Managed *ManagedBroker `json:"managed,omitempty"`
+	// External points at an existing broker's management API.
+	// +optional
+	External *ExternalBroker `json:"external,omitempty"`
+	// AllowedNamespaces lists namespaces, besides this object's own, whose
+	// MQTTUser, MQTTACL and MQTTBan objects may reference this broker.
+	// "*" allows every namespace.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
+}
+
+// ManagedBroker is EMQX run by the operator.
+type ManagedBroker struct {
+	// Version of EMQX, e.g. 5.8.6 or 4.4.19; the API flavour follows the major
+	// version. Changing it rolls the pods.
+	// +kubebuilder:validation:Pattern=`^[45]\.[0-9]+\.[0-9]+$`
+	Version string `json:"version"`
+	// Image overrides the container image; defaults to emqx/emqx:<version>.
+	// +optional
+	Image string `json:"image,omitempty"`
+	// ImagePullPolicy of the EMQX container.
+	// +optional
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// Replicas is the number of EMQX nodes.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=32
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Resources of the EMQX container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	// Storage is a PersistentVolumeClaim per node for EMQX's data; emptyDir when absent.
+	// +optional
+	Storage *BrokerStorage `json:"storage,omitempty"`
+	// ServiceType of the client Service.
+	// +optional
+	// +kubebuilder:default=ClusterIP
+	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
+	ServiceType corev1.ServiceType `json:"serviceType,omitempty"`
+	// Env is added to the EMQX container last, overriding generated settings,
+	// except those the operator relies on (API credentials, authentication and
+	// authorization, cluster discovery), which are refused.
+	// +optional
+	Env []corev1.EnvVar `json:"env,omitempty"`
+	// NodeSelector of the pods.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// Tolerations of the pods.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// Affinity of the pods.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// TopologySpreadConstraints of the pods.
+	// +optional
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	// PriorityClassName of the pods.
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+	// ImagePullSecrets of the pods.
+	// +optional
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+}
+
+// BrokerStorage is the per-node volume for EMQX's data directory.
+type BrokerStorage struct {
+	// Size of each node's volume.
+	Size resource.Quantity `json:"size"`
+	// StorageClassName of the claims; the cluster default when absent.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+}
+
+// ExternalBroker is an existing broker reached over its management API.
+type ExternalBroker struct {
+	// URL is the management API base, e.g. https://emqx.example.com:8443 (a
+	// trailing /api/v4 or /api/v5 is accepted).
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('http://') || self.startsWith('https://'))",message="url must be an http or https URL"
+	URL string `json:"url"`
+	// APIVersion is v4 (EMQX 4.x, EMQX Cloud v4) or v5 (EMQX 5.x).
+	APIVersion BrokerAPIVersion `json:"apiVersion"`
+	// CredentialsSecretRef names a kubernetes.io/basic-auth Secret: username is
+	// the AppID or API key, password the AppSecret or API secret.
+	CredentialsSecretRef LocalObjectReference `json:"credentialsSecretRef"`
+	// CASecretRef selects a PEM CA bundle to trust for the API.
+	// +optional
+	CASecretRef *SecretKeySelector `json:"caSecretRef,omitempty"`
+	// InsecureSkipVerify disables TLS certificate verification. Test setups only.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+	// MQTTHost is the host MQTT clients connect to, written into generated
+	// credentials Secrets; defaults to the API URL's host.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	MQTTHost string `json:"mqttHost,omitempty"`
+	// MQTTPort is the port MQTT clients connect to.
+	// +optional
+	// +kubebuilder:default=1883
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	MQTTPort int32 `json:"mqttPort,omitempty"`
+}
+
+// BrokerMetrics is a small summary read from the broker's stats and metrics.
+type BrokerMetrics struct {
+	Connections      int64 `json:"connections"`
+	Subscriptions    int64 `json:"subscriptions"`
+	MessagesReceived int64 `json:"messagesReceived"`
+	MessagesSent     int64 `json:"messagesSent"`
+	MessagesDropped  int64 `json:"messagesDropped"`
+}
+
+// MQTTBrokerStatus is what the operator last observed.
+type MQTTBrokerStatus struct {
+	CommonStatus `json:",inline"`
+
+	// Mode is Managed or External.
+	// +optional
+	Mode string `json:"mode,omitempty"`
+	// APIURL is the management API base the operator uses.
+	// +optional
+	APIURL string `json:"apiURL,omitempty"`
+	// APIVersion is the API flavour in use.
+	// +optional
+	APIVersion BrokerAPIVersion `json:"apiVersion,omitempty"`
+	// BrokerVersion is the version the broker reports.
+	// +optional
+	BrokerVersion string `json:"brokerVersion,omitempty"`
+	// Replicas is the desired number of nodes (managed mode).
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// ReadyReplicas is the number of ready nodes (managed) or running nodes (external).
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	// MQTTHost and MQTTPort are where MQTT clients connect.
+	// +optional
+	MQTTHost string `json:"mqttHost,omitempty"`
+	// +optional
+	MQTTPort int32 `json:"mqttPort,omitempty"`
+	// CredentialsSecretName is the generated API credentials Secret (managed mode).
+	// +optional
+	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+	// Metrics is a summary of the broker's counters.
+	// +optional
+	Metrics *BrokerMetrics `json:"metrics,omitempty"`
+	// LastChecked is when the API last answered.
+	// +optional
+	LastChecked *metav1.Time `json:"lastChecked,omitempty"`
+}
+
+// MQTTBroker is an EMQX broker, run by the operator or reached over its API.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=mqtt,shortName=mqb
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.status.mode`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.brokerVersion`
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="API",type=string,JSONPath=`.status.apiURL`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type MQTTBroker struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   MQTTBrokerSpec   `json:"spec"`
+	Status MQTTBrokerStatus `json:"status,omitempty"`
+}
+
+// MQTTBrokerList is a list of MQTTBroker.
+// +kubebuilder:object:root=true
+type MQTTBrokerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []MQTTBroker `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&MQTTBroker{}, &MQTTBrokerList{})
+}
+
+// AllowsNamespace reports whether objects in ns may reference this broker.
+func (b *MQTTBroker) AllowsNamespace(ns string) bool {
+	if ns == b.Namespace {
+		return true
+	}
+	for _, a := range b.Spec.AllowedNamespaces {
+		if a == ns || a == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// MajorVersion is the EMQX major version of a managed broker ("4" or "5").
+func (m *ManagedBroker) MajorVersion() string {
+	if m == nil || m.Version == "" {
+		return ""
+	}
+	return m.Version[:1]
+}
+
+// APIVersion is the management API flavour that follows the managed version.
+func (m *ManagedBroker) APIVersion() BrokerAPIVersion {
+	if m.MajorVersion() == "4" {
+		return BrokerAPIv4
+	}
+	return BrokerAPIv5
+}

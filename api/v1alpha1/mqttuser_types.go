@@ -1,0 +1,123 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// IdentifierKind says which MQTT identity a user is matched on.
+// +kubebuilder:validation:Enum=username;clientid
+type IdentifierKind string
+
+const (
+	// IdentifierUsername matches the CONNECT username.
+	IdentifierUsername IdentifierKind = "username"
+	// IdentifierClientID matches the MQTT client identifier.
+	IdentifierClientID IdentifierKind = "clientid"
+)
+
+// MQTTUserSpec is a built-in database user on an MQTT broker.
+type MQTTUserSpec struct {
+	// BrokerRef is the MQTTBroker that holds the user. Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="brokerRef is immutable"
+	BrokerRef BrokerReference `json:"brokerRef"`
+
+	// Username is the login (or client id, see identifier) on the broker.
+	// Defaults to metadata.name. Immutable.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=65535
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\\\x00-\\\\x1f\\\\x7f]')",message="username must not contain control characters"
+	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65535",message="username must be at most 65535 bytes"
+	Username string `json:"username,omitempty"`
+
+	// Identifier says whether Username is matched against the MQTT username
+	// or the client id. Immutable.
+	// +optional
+	// +kubebuilder:default=username
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="identifier is immutable"
+	Identifier IdentifierKind `json:"identifier,omitempty"`
+
+	// PasswordSecretRef selects the password. When absent the operator
+	// generates one into the Secret <name>-mqtt-credentials, which it owns.
+	// A change of the Secret's content is applied to the broker.
+	// +optional
+	PasswordSecretRef *SecretKeySelector `json:"passwordSecretRef,omitempty"`
+
+	// Superuser bypasses authorization. Supported by the v5 API only.
+	// +optional
+	Superuser bool `json:"superuser,omitempty"`
+
+	// DeletionPolicy says whether deleting this object deletes the broker user.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// MQTTUserStatus is what the operator last observed and applied.
+type MQTTUserStatus struct {
+	CommonStatus `json:",inline"`
+
+	// Username is the login applied on the broker.
+	// +optional
+	Username string `json:"username,omitempty"`
+	// CredentialsSecretName is the Secret that holds the password.
+	// +optional
+	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+	// PasswordHash is a salted SHA-256 of the password last applied, so that
+	// rotation is noticed without storing the password.
+	// +optional
+	PasswordHash string `json:"passwordHash,omitempty"`
+	// BrokerResult is the broker's answer to the last call.
+	// +optional
+	BrokerResult *BrokerResult `json:"brokerResult,omitempty"`
+}
+
+// MQTTUser is a user of an MQTT broker's built-in database.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=mqtt,shortName=mqu
+// +kubebuilder:printcolumn:name="Broker",type=string,JSONPath=`.spec.brokerRef.name`
+// +kubebuilder:printcolumn:name="Username",type=string,JSONPath=`.status.username`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="has(oldSelf.spec.username) ? (has(self.spec.username) && self.spec.username == oldSelf.spec.username) : (!has(self.spec.username) || self.spec.username == self.metadata.name)",message="username is immutable"
+type MQTTUser struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   MQTTUserSpec   `json:"spec"`
+	Status MQTTUserStatus `json:"status,omitempty"`
+}
+
+// MQTTUserList is a list of MQTTUser.
+// +kubebuilder:object:root=true
+type MQTTUserList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []MQTTUser `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&MQTTUser{}, &MQTTUserList{})
+}
+
+// EffectiveUsername is spec.username, or metadata.name when it is unset.
+func (u *MQTTUser) EffectiveUsername() string {
+	if u.Spec.Username != "" {
+		return u.Spec.Username
+	}
+	return u.Name
+}
+
+// EffectiveIdentifier is spec.identifier with its default applied.
+func (u *MQTTUser) EffectiveIdentifier() IdentifierKind {
+	if u.Spec.Identifier == "" {
+		return IdentifierUsername
+	}
+	return u.Spec.Identifier
+}
+
+// GeneratedSecretName is the Secret the operator generates when no
+// passwordSecretRef is given.
+func (u *MQTTUser) GeneratedSecretName() string { return u.Name + "-mqtt-credentials" }

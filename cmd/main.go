@@ -1,0 +1,30 @@
+// Command manager runs the mqtt-operator controllers.
+package main
+
+import (
+	"flag"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+)
+
+func main() {
+	// The global flag set also carries controller-runtime's --kubeconfig.
+	opts := bindFlags(flag.CommandLine)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		log.Error(err, "cannot load a kubeconfig")
+		os.Exit(1)
+	}
+	if err := run(ctrl.SetupSignalHandler(), cfg, opts); err != nil {
+		log.Error(err, "manager stopped")
+		os.Exit(1)
+	}
+}

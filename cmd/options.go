@@ -1,0 +1,33 @@
+package main
+
+import (
+	"flag"
+	"time"
+)
+
+// options are the manager's command-line settings.
+type options struct {
+	metricsAddr             string
+	probeAddr               string
+	leaderElect             bool
+	leaderElectionNamespace string
+	maxConcurrentReconciles int
+	resyncInterval          time.Duration
+	brokerTimeout           time.Duration
+	kubeAPIQPS              float64
+	kubeAPIBurst            int
+}
+
+func bindFlags(fs *flag.FlagSet) *options {
+	o := &options{}
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
+	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace.")
+	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Reconciles run at once per kind.")
+	fs.DurationVar(&o.resyncInterval, "resync-interval", 5*time.Minute, "How often a ready object is checked against the broker to repair drift (jittered).")
+	fs.DurationVar(&o.brokerTimeout, "broker-timeout", 10*time.Second, "Upper bound of one broker API call, retries included.")
+	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API.")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API.")
+	return o
+}
