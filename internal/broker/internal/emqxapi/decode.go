@@ -1,0 +1,82 @@
+package emqxapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+
+	"github.com/mqttoperator/mqtt-operator/internal/broker"
+)
+
+// Int is a JSON number that also accepts a numeric string, which is how
+// some brokers (and Erlang-side bugs) send large counters. Valid is false
+// for anything else, including null.
+type Int struct {
+	V     int64
+	Valid bool
+}
+
+// UnmarshalJSON never fails: an unreadable value is just not Valid, so one
+// odd field does not sink a whole reply.
+func (n *Int) UnmarshalJSON(b []byte) error {
+	*n = Int{}
+	b = bytes.TrimSpace(b)
+	if len(b) > 1 && b[0] == '"' {
+		var s string
+		if json.Unmarshal(b, &s) != nil {
+			return nil
+		}
+		b = []byte(s)
+	}
+	if v, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*n = Int{V: v, Valid: true}
+		return nil
+	}
+	if f, err := strconv.ParseFloat(string(b), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && math.Abs(f) < 9e18 {
+		*n = Int{V: int64(f), Valid: true}
+	}
+	return nil
+}
+
+// Counters decodes a flat JSON object, keeping only numeric members (v5
+// puts "node" beside the counters).
+type Counters map[string]int64
+
+// UnmarshalJSON never fails on member values; only a body that is not an
+// object is an error.
+func (c *Counters) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make(Counters, len(raw))
+	for k, v := range raw {
+		var n Int
+		_ = n.UnmarshalJSON(v)
+		if n.Valid {
+			out[k] = n.V
+		}
+	}
+	*c = out
+	return nil
+}
+
+// SumMetrics builds the broker summary from per-node stats and metrics.
+// Connections, subscriptions and message counters are per node and are
+// summed. topics.count is the cluster-wide route table that every node
+// reports in full, so the largest value is taken instead of the sum.
+func SumMetrics(stats, metrics []Counters) broker.Metrics {
+	var m broker.Metrics
+	for _, s := range stats {
+		m.Connections += s["connections.count"]
+		m.Subscriptions += s["subscriptions.count"]
+		m.Topics = max(m.Topics, s["topics.count"])
+	}
+	for _, x := range metrics {
+		m.MessagesReceived += x["messages.received"]
+		m.MessagesSent += x["messages.sent"]
+		m.MessagesDropped += x["messages.dropped"]
+	}
+	return m
+}

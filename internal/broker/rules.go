@@ -1,0 +1,79 @@
+package broker
+
+// RulesEqual reports whether a and b are the same rules in the same order;
+// nil and empty are equal.
+func RulesEqual(a, b []Rule) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// RulesEquivalent reports whether a and b grant the same access under
+// first-match-wins evaluation, as far as can be told without comparing
+// topic filters: it compares their CanonicalRules. Controllers should use it
+// rather than RulesEqual to decide whether a subject is in sync, because a
+// v4 broker can only return the canonical form.
+func RulesEquivalent(a, b []Rule) bool {
+	return RulesEqual(CanonicalRules(a), CanonicalRules(b))
+}
+
+// CanonicalRules rewrites rules into the one form both API versions can
+// store and return, without changing which rule decides any request:
+//
+//  1. every "all" rule becomes a publish and a subscribe rule in its place;
+//  2. a rule whose (topic, action) appeared earlier is dropped, because the
+//     earlier one always matches first (v4 stores one rule per (topic,
+//     action), so it could not keep it anyway);
+//  3. a publish and a subscribe rule that are next to each other and share
+//     topic and permission become one "all" rule again.
+//
+// Only neighbours are merged: moving a rule past another could change the
+// outcome when the topic filters in between overlap.
+func CanonicalRules(rules []Rule) []Rule {
+	type key struct {
+		topic  string
+		action Action
+	}
+	seen := make(map[key]bool, len(rules)*2)
+	atoms := make([]Rule, 0, len(rules)*2)
+	add := func(r Rule) {
+		k := key{r.Topic, r.Action}
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		atoms = append(atoms, r)
+	}
+	for _, r := range rules {
+		if r.Action == ActionAll {
+			add(Rule{Topic: r.Topic, Action: ActionPublish, Permission: r.Permission})
+			add(Rule{Topic: r.Topic, Action: ActionSubscribe, Permission: r.Permission})
+			continue
+		}
+		add(r)
+	}
+	out := make([]Rule, 0, len(atoms))
+	for i := 0; i < len(atoms); i++ {
+		if i+1 < len(atoms) && complementary(atoms[i], atoms[i+1]) {
+			out = append(out, Rule{Topic: atoms[i].Topic, Action: ActionAll, Permission: atoms[i].Permission})
+			i++
+			continue
+		}
+		out = append(out, atoms[i])
+	}
+	return out
+}
+
+func complementary(a, b Rule) bool {
+	if a.Topic != b.Topic || a.Permission != b.Permission {
+		return false
+	}
+	return (a.Action == ActionPublish && b.Action == ActionSubscribe) ||
+		(a.Action == ActionSubscribe && b.Action == ActionPublish)
+}
