@@ -1,0 +1,83 @@
+package testbroker
+
+import (
+	"net/http"
+	"runtime"
+)
+
+// /metrics, /stats, /nodes and /status (EMQX 5.8).
+
+func init() {
+	v5handle("GET", "metrics", false, (*Broker).v5Metrics)
+	v5handle("GET", "stats", false, (*Broker).v5Stats)
+	v5handle("GET", "nodes", false, (*Broker).v5Nodes)
+	v5handle("GET", "nodes/:node", false, (*Broker).v5Node)
+	v5routes = append(v5routes, v5route{method: "GET", pattern: splitPattern("status"), public: true,
+		handle: func(b *Broker, c *v5call) response { return b.statusReply(c.r) }})
+}
+
+// flatPerNode renders v5's metrics/stats shape: one flat object per node
+// with "node" beside the counters, or a single summed object with
+// aggregate=true. An unknown node yields [].
+func flatPerNode(c *v5call, values map[string]int64) response {
+	if agg, _ := firstQuery(c.query, "aggregate"); agg == "true" {
+		return v5JSON(http.StatusOK, values)
+	}
+	if node, has := firstQuery(c.query, "node"); has && node != nodeName {
+		return v5JSON(http.StatusOK, []any{})
+	}
+	m := make(map[string]any, len(values)+1)
+	for k, v := range values {
+		m[k] = v
+	}
+	m["node"] = nodeName
+	return v5JSON(http.StatusOK, []any{m})
+}
+
+func (b *Broker) v5Metrics(c *v5call) response { return flatPerNode(c, b.metrics.v5()) }
+func (b *Broker) v5Stats(c *v5call) response   { return flatPerNode(c, b.stats()) }
+
+func (b *Broker) v5NodeInfo() map[string]any {
+	st := b.stats()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	return map[string]any{
+		"node": nodeName, "node_status": "running", "otp_release": "26.2.5-3", "version": b.opts.Version5,
+		"uptime": b.now().Sub(b.started).Milliseconds(), "connections": st["connections.count"],
+		"live_connections": st["live_connections.count"], "memory_total": mem.Sys, "memory_used": mem.HeapAlloc,
+		"process_available": 2097152, "process_used": runtime.NumGoroutine(), "max_fds": 1048576,
+		"load1": 0.0, "load5": 0.0, "load15": 0.0, "role": "core", "edition": "Opensource",
+		"sys_path": "/opt/emqx", "log_path": "/opt/emqx/log",
+	}
+}
+
+func (b *Broker) v5Nodes(*v5call) response { return v5JSON(http.StatusOK, []any{b.v5NodeInfo()}) }
+
+func (b *Broker) v5Node(c *v5call) response {
+	if c.vars["node"] != nodeName {
+		return v5Err(http.StatusNotFound, "NOT_FOUND", "node_not_found")
+	}
+	return v5JSON(http.StatusOK, b.v5NodeInfo())
+}
+
+// statusReply is the unauthenticated health text (or JSON with
+// ?format=json), always with Retry-After as EMQX 5 sends it.
+func (b *Broker) statusReply(r *http.Request) response {
+	var resp response
+	if r.URL.Query().Get("format") == "json" {
+		resp = jsonResp(http.StatusOK, map[string]any{"node_name": nodeName, "rel_vsn": b.opts.Version5,
+			"broker_status": "started", "app_status": "running"})
+	} else {
+		resp = textResp(http.StatusOK, "Node "+nodeName+" is started\nemqx is running")
+	}
+	return resp.with("Retry-After", "15")
+}
+
+// serveStatus is GET /status outside /api. Other methods get EMQX 4's
+// management-listener reply, 400 "Not found.".
+func (b *Broker) serveStatus(r *http.Request) response {
+	if r.Method != http.MethodGet {
+		return textResp(http.StatusBadRequest, "Not found.")
+	}
+	return b.statusReply(r)
+}
