@@ -53,7 +53,10 @@ type ACLRule struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=65535
 	// +kubebuilder:validation:XValidation:rule="!self.contains('\\u0000')",message="topic must not contain NUL"
-	// +kubebuilder:validation:XValidation:rule="self.matches('^(#|([^/+#]*|[+])(/([^/+#]*|[+]))*(/#)?)$')",message="topic filter is invalid: '#' may only be the whole last level and '+' only a whole level"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(?s)#.')",message="topic filter is invalid: '#' may only be the whole last level"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/]#')",message="topic filter is invalid: '#' may only be the whole last level"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/][+]')",message="topic filter is invalid: '+' may only be a whole level"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[+][^/]')",message="topic filter is invalid: '+' may only be a whole level"
 	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65535",message="topic must be at most 65535 bytes"
 	Topic string `json:"topic"`
 	// Action is publish, subscribe or all.

@@ -1,0 +1,188 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
+	"github.com/mqttoperator/mqtt-operator/internal/broker"
+	"github.com/mqttoperator/mqtt-operator/internal/resources"
+)
+
+// connector resolves MQTTBroker references and hands out broker clients,
+// one per broker and configuration, so connections are reused.
+type connector struct {
+	c client.Client
+	o Options
+
+	mu      sync.Mutex
+	clients map[types.NamespacedName]cachedClient
+}
+
+type cachedClient struct {
+	key    string
+	client broker.Client
+}
+
+func newConnector(c client.Client, o Options) *connector {
+	return &connector{c: c, o: o, clients: map[types.NamespacedName]cachedClient{}}
+}
+
+// brokerKey is how an object's broker reference is indexed: "ns/name".
+func brokerKey(objNamespace string, ref mqttv1.BrokerReference) string {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = objNamespace
+	}
+	return ns + "/" + ref.Name
+}
+
+// resolve finds the MQTTBroker an object refers to and checks that the
+// object may use it and that it is ready.
+func (k *connector) resolve(ctx context.Context, objNamespace string, ref mqttv1.BrokerReference) (*mqttv1.MQTTBroker, error) {
+	ns := ref.Namespace
+	if ns == "" {
+		ns = objNamespace
+	}
+	var b mqttv1.MQTTBroker
+	if err := k.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: ref.Name}, &b); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, waiting(mqttv1.ReasonBrokerNotFound, k.o.WaitInterval, "MQTTBroker %s/%s not found", ns, ref.Name)
+		}
+		return nil, fmt.Errorf("get MQTTBroker %s/%s: %w", ns, ref.Name, err)
+	}
+	if !b.AllowsNamespace(objNamespace) {
+		return nil, stalled(mqttv1.ReasonRefNotAllowed, "MQTTBroker %s/%s does not list namespace %q in spec.allowedNamespaces", ns, ref.Name, objNamespace)
+	}
+	if !b.DeletionTimestamp.IsZero() {
+		return nil, waiting(mqttv1.ReasonBrokerNotReady, k.o.WaitInterval, "MQTTBroker %s/%s is being deleted", ns, ref.Name)
+	}
+	if !b.Status.IsReady(b.Generation) {
+		msg := "not ready yet"
+		if c := b.Status.ReadyCondition(); c != nil && c.Message != "" {
+			msg = c.Message
+		}
+		return nil, waiting(mqttv1.ReasonBrokerNotReady, k.o.WaitInterval, "MQTTBroker %s/%s is not ready: %s", ns, ref.Name, msg)
+	}
+	return &b, nil
+}
+
+// clientFor returns a client for the broker, building it when the
+// broker's connection settings changed.
+func (k *connector) clientFor(ctx context.Context, b *mqttv1.MQTTBroker) (broker.Client, error) {
+	cfg, err := k.configFor(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	key := configKey(cfg)
+	nn := types.NamespacedName{Namespace: b.Namespace, Name: b.Name}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if cc, ok := k.clients[nn]; ok && cc.key == key {
+		return cc.client, nil
+	}
+	label := b.Namespace + "/" + b.Name
+	cfg.Observe = func(ev broker.RequestEvent) { observeRequest(label, ev) }
+	cl, err := k.o.Factory.New(cfg)
+	if err != nil {
+		return nil, stalled(mqttv1.ReasonInvalidSpec, "cannot build a client for MQTTBroker %s: %v", label, err)
+	}
+	k.clients[nn] = cachedClient{key: key, client: cl}
+	return cl, nil
+}
+
+// forgetByName drops the cached client of a deleted broker.
+func (k *connector) forgetByName(nn types.NamespacedName) {
+	k.mu.Lock()
+	delete(k.clients, nn)
+	k.mu.Unlock()
+}
+
+// configFor reads the connection settings of a broker: its spec and the
+// Secrets it references (external), or what the operator generated (managed).
+func (k *connector) configFor(ctx context.Context, b *mqttv1.MQTTBroker) (broker.Config, error) {
+	cfg := broker.Config{Timeout: k.o.BrokerTimeout}
+	switch {
+	case b.Spec.External != nil:
+		ext := b.Spec.External
+		cfg.URL = ext.URL
+		cfg.APIVersion = broker.APIVersion(ext.APIVersion)
+		cfg.InsecureSkipVerify = ext.InsecureSkipVerify
+		user, pass, err := k.basicAuth(ctx, b.Namespace, ext.CredentialsSecretRef.Name)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Username, cfg.Password = user, pass
+		if ext.CASecretRef != nil {
+			ca, err := k.secretKey(ctx, b.Namespace, ext.CASecretRef.Name, ext.CASecretRef.Key)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.CABundle = ca
+		}
+	case b.Spec.Managed != nil:
+		cfg.URL = resources.APIURL(b)
+		cfg.APIVersion = broker.APIVersion(b.Spec.Managed.APIVersion())
+		user, pass, err := k.basicAuth(ctx, b.Namespace, resources.CredentialsSecretName(b))
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Username, cfg.Password = user, pass
+	default:
+		return cfg, stalled(mqttv1.ReasonInvalidSpec, "spec must set managed or external")
+	}
+	return cfg, nil
+}
+
+func (k *connector) basicAuth(ctx context.Context, ns, name string) (string, string, error) {
+	var s corev1.Secret
+	if err := k.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", "", stalled(mqttv1.ReasonSecretNotFound, "credentials Secret %s/%s not found", ns, name)
+		}
+		return "", "", fmt.Errorf("get Secret %s/%s: %w", ns, name, err)
+	}
+	user, pass := string(s.Data[corev1.BasicAuthUsernameKey]), string(s.Data[corev1.BasicAuthPasswordKey])
+	if user == "" || pass == "" {
+		return "", "", stalled(mqttv1.ReasonSecretInvalid, "credentials Secret %s/%s must have non-empty %q and %q keys", ns, name, corev1.BasicAuthUsernameKey, corev1.BasicAuthPasswordKey)
+	}
+	return user, pass, nil
+}
+
+func (k *connector) secretKey(ctx context.Context, ns, name, key string) ([]byte, error) {
+	var s corev1.Secret
+	if err := k.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, stalled(mqttv1.ReasonSecretNotFound, "Secret %s/%s not found", ns, name)
+		}
+		return nil, fmt.Errorf("get Secret %s/%s: %w", ns, name, err)
+	}
+	v, ok := s.Data[key]
+	if !ok || len(v) == 0 {
+		return nil, stalled(mqttv1.ReasonSecretInvalid, "Secret %s/%s has no key %q", ns, name, key)
+	}
+	return v, nil
+}
+
+// configKey identifies a configuration without keeping the secret in the
+// clear in memory longer than needed.
+func configKey(c broker.Config) string {
+	h := sha256.New()
+	for _, s := range []string{c.URL, string(c.APIVersion), c.Username, c.Password, string(c.CABundle), fmt.Sprint(c.InsecureSkipVerify), c.Timeout.String()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// callTimeout bounds a whole reconcile's worth of broker calls.
+func (k *connector) callTimeout() time.Duration { return 3 * k.o.BrokerTimeout }

@@ -1,0 +1,287 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
+	"github.com/mqttoperator/mqtt-operator/internal/broker"
+)
+
+// MQTTBanReconciler keeps an MQTTBan's entry on a broker's banned list
+// until it expires.
+type MQTTBanReconciler struct {
+	client.Client
+	Options
+	conns    *connector
+	recorder events.EventRecorder
+	drift    chan event.GenericEvent
+}
+
+// +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbans,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbans/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbans/finalizers,verbs=update
+
+// Reconcile observes the banned list, adds or refreshes the entry, and
+// reports; an expired ban stays as an object with Expired=True.
+func (r *MQTTBanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	b := &mqttv1.MQTTBan{}
+	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !b.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, b)
+	}
+	if err := ensureFinalizer(ctx, r.Client, b); err != nil {
+		return ctrl.Result{}, err
+	}
+	before := b.DeepCopy()
+	until := banUntil(b)
+	now := timeNow()
+	expired := !until.IsZero() && !until.After(now)
+	var err error
+	msg := "ban is on the broker"
+	if expired {
+		msg = "ban expired at " + until.UTC().Format(time.RFC3339)
+	} else {
+		err = r.reconcileBan(ctx, b, until)
+	}
+	setExpired(b, expired, until)
+	res, err := summarize(&b.Status.CommonStatus, b.Generation, err, msg, &r.Options)
+	if err == nil && expired {
+		apimeta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{Type: mqttv1.ConditionReady, Status: metav1.ConditionTrue,
+			Reason: mqttv1.ReasonExpired, Message: msg, ObservedGeneration: b.Generation})
+		res.RequeueAfter = 0
+	}
+	if err == nil && !expired && !until.IsZero() {
+		// Look again right after the end so Expired shows on time.
+		res.RequeueAfter = until.Sub(now) + time.Second
+	}
+	if perr := patchStatus(ctx, r.Client, b, before); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	return res, err
+}
+
+// banUntil is when the ban ends; zero means permanent.
+func banUntil(b *mqttv1.MQTTBan) time.Time {
+	switch {
+	case b.Spec.Until != nil:
+		return b.Spec.Until.Time.Truncate(time.Second)
+	case b.Spec.Duration != nil:
+		return b.CreationTimestamp.Add(b.Spec.Duration.Duration).Truncate(time.Second)
+	}
+	return time.Time{}
+}
+
+func setExpired(b *mqttv1.MQTTBan, expired bool, until time.Time) {
+	if until.IsZero() {
+		b.Status.Until = nil
+	} else {
+		t := metav1.NewTime(until)
+		b.Status.Until = &t
+	}
+	c := metav1.Condition{Type: mqttv1.ConditionExpired, Status: metav1.ConditionFalse, Reason: mqttv1.ReasonActive, Message: "ban is in force", ObservedGeneration: b.Generation}
+	if until.IsZero() {
+		c.Message = "ban is permanent"
+	}
+	if expired {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, mqttv1.ReasonExpired, "ban ended at "+until.UTC().Format(time.RFC3339)
+	}
+	apimeta.SetStatusCondition(&b.Status.Conditions, c)
+}
+
+func (r *MQTTBanReconciler) reconcileBan(ctx context.Context, b *mqttv1.MQTTBan, until time.Time) error {
+	br, err := r.conns.resolve(ctx, b.Namespace, b.Spec.BrokerRef)
+	if err != nil {
+		return err
+	}
+	if other, err := otherHolder(ctx, r.Client, b, &mqttv1.MQTTBanList{}, banClaim(b)); err != nil {
+		return err
+	} else if other != "" {
+		return stalled("BanConflict", "%s %q on MQTTBroker %s is banned by MQTTBan %s", b.Spec.As, b.Spec.Who, brokerKey(b.Namespace, b.Spec.BrokerRef), other)
+	}
+	cl, err := r.conns.clientFor(ctx, br)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
+	defer cancel()
+
+	want := broker.Ban{As: broker.BanKind(b.Spec.As), Who: b.Spec.Who, Reason: b.Spec.Reason, By: "mqtt-operator", Until: until}
+	bans, err := cl.ListBans(ctx)
+	if err != nil {
+		return r.brokerFailed(b, err)
+	}
+	current, found := findBan(bans, want.As, want.Who)
+	if found && banMatches(current, want) {
+		return nil
+	}
+	if err := r.writeBan(ctx, cl, want, found); err != nil {
+		return r.brokerFailed(b, err)
+	}
+	b.Status.BrokerResult = successResult("CreateBan", timeNow())
+	switch {
+	case found:
+		r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Updated", "CreateBan", "updated the ban of %s %q", want.As, want.Who)
+	case b.Status.IsReady(b.Generation):
+		driftCorrections.WithLabelValues("MQTTBan").Inc()
+		r.recorder.Eventf(b, nil, corev1.EventTypeWarning, "Repaired", "CreateBan", "ban of %s %q was missing on the broker and was added again", want.As, want.Who)
+	default:
+		r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Created", "CreateBan", "banned %s %q", want.As, want.Who)
+	}
+	if b.Spec.Disconnect {
+		r.disconnect(ctx, cl, want)
+	}
+	return nil
+}
+
+// writeBan adds the ban; where the API refuses to overwrite an active
+// entry (v5), the old entry is deleted first.
+func (r *MQTTBanReconciler) writeBan(ctx context.Context, cl broker.Client, want broker.Ban, found bool) error {
+	if found && cl.APIVersion() == broker.APIv5 {
+		if err := cl.DeleteBan(ctx, want.As, want.Who); err != nil {
+			return err
+		}
+	}
+	err := cl.CreateBan(ctx, want)
+	if broker.IsAlreadyExists(err) {
+		if err := cl.DeleteBan(ctx, want.As, want.Who); err != nil {
+			return err
+		}
+		err = cl.CreateBan(ctx, want)
+	}
+	return err
+}
+
+func findBan(bans []broker.Ban, as broker.BanKind, who string) (broker.Ban, bool) {
+	for _, b := range bans {
+		if b.As == as && b.Who == who {
+			return b, true
+		}
+	}
+	return broker.Ban{}, false
+}
+
+// banMatches compares what matters of a ban at the broker's one-second
+// resolution.
+func banMatches(have, want broker.Ban) bool {
+	if have.Reason != want.Reason {
+		return false
+	}
+	if have.Until.IsZero() || want.Until.IsZero() {
+		return have.Until.IsZero() == want.Until.IsZero()
+	}
+	d := have.Until.Sub(want.Until)
+	return d < time.Second && d > -time.Second
+}
+
+// disconnect kicks the live sessions the ban matches. A clientid ban kicks
+// its session on the broker already; username and peerhost bans only stop
+// new connections, which is why this exists.
+func (r *MQTTBanReconciler) disconnect(ctx context.Context, cl broker.Client, ban broker.Ban) {
+	logger := log.FromContext(ctx)
+	var ids []string
+	switch ban.As {
+	case broker.BanClientID:
+		ids = []string{ban.Who}
+	case broker.BanUsername, broker.BanPeerHost:
+		f := broker.ClientFilter{}
+		if ban.As == broker.BanUsername {
+			f.Username = ban.Who
+		}
+		clients, err := cl.ListClients(ctx, f)
+		if err != nil {
+			logger.Info("cannot list clients to disconnect", "error", err.Error())
+			return
+		}
+		for _, c := range clients {
+			if ban.As == broker.BanUsername || c.IPAddress == ban.Who {
+				ids = append(ids, c.ClientID)
+			}
+		}
+	}
+	for _, id := range ids {
+		if err := cl.KickClient(ctx, id); err != nil {
+			logger.Info("cannot kick a banned client", "clientid", id, "error", err.Error())
+		}
+	}
+}
+
+func (r *MQTTBanReconciler) brokerFailed(b *mqttv1.MQTTBan, err error) error {
+	if be, ok := broker.AsError(err); ok {
+		b.Status.BrokerResult = brokerResultOf(be, timeNow())
+		r.recorder.Eventf(b, nil, corev1.EventTypeWarning, "BrokerError", be.Op, "%s", brokerErrorMessage(be))
+	}
+	return classify(err, &r.Options)
+}
+
+// finalize lifts the ban unless another MQTTBan takes it over.
+func (r *MQTTBanReconciler) finalize(ctx context.Context, b *mqttv1.MQTTBan) error {
+	if !controllerutil.ContainsFinalizer(b, mqttv1.Finalizer) {
+		return nil
+	}
+	if b.Status.BrokerResult != nil {
+		if err := r.deleteFromBroker(ctx, b); err != nil {
+			return err
+		}
+	}
+	return removeFinalizer(ctx, r.Client, b)
+}
+
+func (r *MQTTBanReconciler) deleteFromBroker(ctx context.Context, b *mqttv1.MQTTBan) error {
+	if succ, err := liveSuccessor(ctx, r.Client, b, &mqttv1.MQTTBanList{}, banClaim(b)); err != nil || succ {
+		return err
+	}
+	br, err := r.conns.resolve(ctx, b.Namespace, b.Spec.BrokerRef)
+	if err != nil {
+		if isGone(err) {
+			return nil
+		}
+		return err
+	}
+	cl, err := r.conns.clientFor(ctx, br)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
+	defer cancel()
+	if err := cl.DeleteBan(ctx, broker.BanKind(b.Spec.As), b.Spec.Who); err != nil {
+		return fmt.Errorf("delete ban from broker: %w", err)
+	}
+	r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Deleted", "DeleteBan", "lifted the ban of %s %q", b.Spec.As, b.Spec.Who)
+	return nil
+}
+
+// SetupWithManager watches MQTTBans, their brokers, their rivals and the
+// drift scanner's findings.
+func (r *MQTTBanReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.drift == nil {
+		r.drift = make(chan event.GenericEvent, 1024)
+	}
+	newList := func() client.ObjectList { return &mqttv1.MQTTBanList{} }
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&mqttv1.MQTTBan{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionPredicate()))).
+		Watches(&mqttv1.MQTTBroker{}, enqueueByBroker(mgr.GetClient(), newList), builder.WithPredicates(brokerReadinessChanged())).
+		Watches(&mqttv1.MQTTBan{}, enqueueClaimants(mgr.GetClient(), newList, func(o client.Object) string { return banClaim(o.(*mqttv1.MQTTBan)) }), builder.WithPredicates(claimChanged())).
+		WatchesRawSource(source.Channel(r.drift, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		Named("mqttban").
+		Complete(r)
+}

@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"context"
+	"net/url"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
+	"github.com/mqttoperator/mqtt-operator/internal/broker"
+)
+
+// MQTTBrokerReconciler checks that a broker's API answers with valid
+// credentials, and runs EMQX for managed brokers.
+type MQTTBrokerReconciler struct {
+	client.Client
+	Options
+	conns    *connector
+	recorder events.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbrokers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbrokers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbrokers/finalizers,verbs=update
+
+// Reconcile checks the broker's API and reports what it learnt. A ready
+// broker is checked again every resync interval.
+func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	b := &mqttv1.MQTTBroker{}
+	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.conns.forgetByName(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !b.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalizeManaged(ctx, b)
+	}
+	before := b.DeepCopy()
+	var err error
+	if b.Spec.Managed != nil {
+		b.Status.Mode = "Managed"
+		err = r.reconcileManaged(ctx, b)
+	} else {
+		b.Status.Mode = "External"
+		err = r.reconcileExternal(ctx, b)
+	}
+	if err == nil {
+		err = r.check(ctx, b)
+	}
+	res, err := summarize(&b.Status.CommonStatus, b.Generation, err, "broker API answers with valid credentials", &r.Options)
+	if err == nil && res.RequeueAfter == 0 {
+		res.RequeueAfter = jitter(r.ResyncInterval)
+	}
+	if perr := patchStatus(ctx, r.Client, b, before); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	return res, err
+}
+
+// reconcileExternal fills in where an existing broker is reached.
+func (r *MQTTBrokerReconciler) reconcileExternal(_ context.Context, b *mqttv1.MQTTBroker) error {
+	ext := b.Spec.External
+	b.Status.APIURL = ext.URL
+	b.Status.APIVersion = ext.APIVersion
+	b.Status.MQTTHost = ext.MQTTHost
+	if b.Status.MQTTHost == "" {
+		if u, err := url.Parse(ext.URL); err == nil {
+			b.Status.MQTTHost = u.Hostname()
+		}
+	}
+	b.Status.MQTTPort = ext.MQTTPort
+	if b.Status.MQTTPort == 0 {
+		b.Status.MQTTPort = 1883
+	}
+	return nil
+}
+
+// check calls the API: an authenticated health read, then the metrics.
+func (r *MQTTBrokerReconciler) check(ctx context.Context, b *mqttv1.MQTTBroker) error {
+	cl, err := r.conns.clientFor(ctx, b)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
+	defer cancel()
+	info, err := cl.Health(ctx)
+	if err != nil {
+		if broker.ClassOf(err) == broker.ClassUnauthorized {
+			be, _ := broker.AsError(err)
+			// The credentials live in a watched Secret, but the broker's
+			// side can change too, so look again after a while.
+			return &stallError{reason: mqttv1.ReasonUnauthorized, msg: "broker refused the API credentials: " + brokerErrorMessage(be), requeue: r.ResyncInterval}
+		}
+		return classify(err, &r.Options)
+	}
+	b.Status.BrokerVersion = info.Version
+	if b.Spec.External != nil {
+		b.Status.ReadyReplicas = int32(info.RunningNodes)
+	}
+	m, err := cl.Metrics(ctx)
+	if err != nil {
+		return classify(err, &r.Options)
+	}
+	b.Status.Metrics = &mqttv1.BrokerMetrics{Connections: m.Connections, Subscriptions: m.Subscriptions,
+		MessagesReceived: m.MessagesReceived, MessagesSent: m.MessagesSent, MessagesDropped: m.MessagesDropped}
+	now := metav1.NewTime(timeNow())
+	b.Status.LastChecked = &now
+	return nil
+}
+
+// SetupWithManager watches MQTTBrokers and the Secrets they use.
+func (r *MQTTBrokerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	bld := ctrl.NewControllerManagedBy(mgr).
+		For(&mqttv1.MQTTBroker{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.brokersOfSecret)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		Named("mqttbroker")
+	return r.ownManaged(bld).Complete(r)
+}
+
+// brokersOfSecret finds the brokers in a Secret's namespace that use it.
+func (r *MQTTBrokerReconciler) brokersOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var list mqttv1.MQTTBrokerList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, b := range list.Items {
+		if usesSecret(&b, o.GetName()) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}})
+		}
+	}
+	return reqs
+}
+
+func usesSecret(b *mqttv1.MQTTBroker, name string) bool {
+	if ext := b.Spec.External; ext != nil {
+		return ext.CredentialsSecretRef.Name == name || (ext.CASecretRef != nil && ext.CASecretRef.Name == name)
+	}
+	return false
+}
