@@ -18,6 +18,9 @@ type options struct {
 	kubeAPIBurst            int
 }
 
+// newFlagSet is a flag set that reports errors instead of exiting.
+func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("manager", flag.ContinueOnError) }
+
 func bindFlags(fs *flag.FlagSet) *options {
 	o := &options{}
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
