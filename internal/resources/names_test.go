@@ -1,0 +1,150 @@
+package resources
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+func TestNames(t *testing.T) {
+	b := testBroker(testVersion5, 1, false)
+	for fn, want := range map[string]string{
+		StatefulSetName(b):       "broker",
+		HeadlessServiceName(b):   "broker-headless",
+		ClientServiceName(b):     "broker",
+		ConfigMapName(b):         "broker-config",
+		CredentialsSecretName(b): "broker-api-credentials",
+		PDBName(b):               "broker",
+		MQTTHost(b):              "broker.mqtt.svc",
+	} {
+		if fn != want {
+			t.Errorf("got %q, want %q", fn, want)
+		}
+	}
+	if MQTTPort(b) != 1883 {
+		t.Errorf("MQTTPort = %d", MQTTPort(b))
+	}
+	if got := APIURL(b); got != "http://broker.mqtt.svc:18083" {
+		t.Errorf("5.x APIURL = %q", got)
+	}
+	if got := APIURL(testBroker(testVersion4, 1, false)); got != "http://broker.mqtt.svc:8081" {
+		t.Errorf("4.x APIURL = %q", got)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	b := testBroker(testVersion5, 1, false)
+	want := map[string]string{LabelName: "emqx", LabelInstance: "broker", LabelManagedBy: "mqtt-operator"}
+	got := CommonLabels(b)
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("label %s = %q, want %q", k, got[k], v)
+		}
+	}
+	sel := SelectorLabels(b)
+	if len(sel) != 2 || sel[LabelName] != "emqx" || sel[LabelInstance] != "broker" {
+		t.Errorf("selector labels = %v: keep them to name and instance, they can never change", sel)
+	}
+	sel[LabelName] = "mutated"
+	if SelectorLabels(b)[LabelName] != "emqx" {
+		t.Error("SelectorLabels returns shared state")
+	}
+}
+
+func TestImage(t *testing.T) {
+	b := testBroker(testVersion4, 1, false)
+	if got := Image(b); got != "emqx/emqx:4.4.19" {
+		t.Errorf("Image = %q", got)
+	}
+	b.Spec.Managed.Image = "mirror/emqx:custom"
+	if got := emqxContainer(t, mustBuild(t, b)).Image; got != "mirror/emqx:custom" {
+		t.Errorf("container image = %q", got)
+	}
+}
+
+func TestValidateSpec(t *testing.T) {
+	cases := []struct {
+		name    string
+		mutate  func(*testing.T) error
+		wantErr string
+	}{
+		{"4.4.11 is the first 4.x with bootstrap files", func(t *testing.T) error {
+			return ValidateSpec(testBroker("4.4.11", 1, false))
+		}, ""},
+		{"4.4.10 lacks bootstrap files", func(t *testing.T) error {
+			return ValidateSpec(testBroker("4.4.10", 1, false))
+		}, "4.4.11"},
+		{"4.3 refused", func(t *testing.T) error { return ValidateSpec(testBroker("4.3.22", 1, false)) }, "4.4.11"},
+		{"5.0.0 accepted", func(t *testing.T) error { return ValidateSpec(testBroker("5.0.0", 1, false)) }, ""},
+		{"6.x refused", func(t *testing.T) error { return ValidateSpec(testBroker("6.0.0", 1, false)) }, "major version"},
+		{"garbage version", func(t *testing.T) error { return ValidateSpec(testBroker("5.8", 1, false)) }, "not a version"},
+		{"5.9 single node without license", func(t *testing.T) error {
+			return ValidateSpec(testBroker("5.9.0", 1, false))
+		}, ""},
+		{"5.9 cluster without license", func(t *testing.T) error {
+			return ValidateSpec(testBroker("5.9.0", 3, false))
+		}, EnvLicenseKey},
+		{"5.10 cluster with license", func(t *testing.T) error {
+			b := testBroker("5.10.1", 3, false)
+			b.Spec.Managed.Env = append(b.Spec.Managed.Env, envVar(EnvLicenseKey, "key"))
+			return ValidateSpec(b)
+		}, ""},
+		{"zero replicas", func(t *testing.T) error { return ValidateSpec(testBroker(testVersion5, 0, false)) }, "at least 1"},
+		{"nil replicas defaults to 1", func(t *testing.T) error {
+			b := testBroker(testVersion5, 1, false)
+			b.Spec.Managed.Replicas = nil
+			if got := *mustBuild(t, b).StatefulSet.Spec.Replicas; got != 1 {
+				t.Errorf("replicas = %d", got)
+			}
+			return ValidateSpec(b)
+		}, ""},
+		{"external broker", func(t *testing.T) error {
+			b := testBroker(testVersion5, 1, false)
+			b.Spec.Managed = nil
+			return ValidateSpec(b)
+		}, "spec.managed"},
+		{"name with dots", func(t *testing.T) error {
+			b := testBroker(testVersion5, 1, false)
+			b.Name = "my.broker"
+			return ValidateSpec(b)
+		}, "metadata.name"},
+		{"name starting with a digit", func(t *testing.T) error {
+			b := testBroker(testVersion5, 1, false)
+			b.Name = "1broker"
+			return ValidateSpec(b)
+		}, "metadata.name"},
+		{"longest name", func(t *testing.T) error {
+			b := testBroker(testVersion5, 3, false)
+			b.Name = "b" + strings.Repeat("x", MaxBrokerNameLength-1)
+			objs := mustBuild(t, b)
+			// The revision hash label is <sts>-<up to 10 chars>.
+			if errs := validation.IsValidLabelValue(objs.StatefulSet.Name + "-0123456789"); len(errs) > 0 {
+				t.Errorf("revision label would be invalid: %v", errs)
+			}
+			if errs := validation.IsDNS1035Label(objs.HeadlessService.Name); len(errs) > 0 {
+				t.Errorf("headless name invalid: %v", errs)
+			}
+			return nil
+		}, ""},
+		{"name too long", func(t *testing.T) error {
+			b := testBroker(testVersion5, 1, false)
+			b.Name = strings.Repeat("b", MaxBrokerNameLength+1)
+			return ValidateSpec(b)
+		}, "too long"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.mutate(t)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if !IsSpecError(err) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error = %v, want a *SpecError containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
