@@ -38,6 +38,7 @@ func TestManagerServesHealthAndMetrics(t *testing.T) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop()
 		t.Fatalf("start envtest (run `make envtest`): %v", err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })

@@ -114,6 +114,7 @@ func (r *MQTTBrokerReconciler) check(ctx context.Context, b *mqttv1.MQTTBroker) 
 		MessagesReceived: m.MessagesReceived, MessagesSent: m.MessagesSent, MessagesDropped: m.MessagesDropped}
 	now := metav1.NewTime(timeNow())
 	b.Status.LastChecked = &now
+	r.removeDepartedNodes(ctx, b, cl)
 	return nil
 }
 

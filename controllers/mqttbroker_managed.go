@@ -11,11 +11,14 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
+	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/resources"
 )
 
@@ -171,4 +174,35 @@ func isControlledBy(obj client.Object, owner client.Object) bool {
 func (r *MQTTBrokerReconciler) ownManaged(bld *builder.Builder) *builder.Builder {
 	return bld.Owns(&appsv1.StatefulSet{}).Owns(&corev1.Service{}).Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Secret{}).Owns(&policyv1.PodDisruptionBudget{})
+}
+
+// removeDepartedNodes force-leaves the stopped nodes of pods a scale-down
+// removed, so they do not linger in the cluster view (5.x keeps them for
+// 24 hours). Running nodes are never removed: a pod past the desired count
+// that still runs is on its way out and will stop first. Failures only
+// delay the cleanup, so they are reported as Events and retried at the
+// next check.
+func (r *MQTTBrokerReconciler) removeDepartedNodes(ctx context.Context, b *mqttv1.MQTTBroker, cl broker.Client) {
+	cluster, ok := cl.(broker.Cluster)
+	if !ok || b.Spec.Managed == nil {
+		return
+	}
+	nodes, err := cluster.Nodes(ctx)
+	if err != nil {
+		log.FromContext(ctx).Info("cannot list cluster nodes", "error", err.Error())
+		return
+	}
+	var stopped []string
+	for _, n := range nodes {
+		if !n.Running {
+			stopped = append(stopped, n.Name)
+		}
+	}
+	for _, node := range resources.NodesToForceLeave(b, stopped, ptr.Deref(b.Spec.Managed.Replicas, 1)) {
+		if err := cluster.ForceLeave(ctx, node); err != nil {
+			r.recorder.Eventf(b, nil, corev1.EventTypeWarning, "ForceLeaveFailed", "ForceLeave", "cannot remove departed node %s from the cluster: %v", node, err)
+			continue
+		}
+		r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "NodeRemoved", "ForceLeave", "removed departed node %s from the cluster", node)
+	}
 }

@@ -56,6 +56,7 @@ func runSuite(m *testing.M) int {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // a half-started control plane must not outlive the test
 		fmt.Fprintf(os.Stderr, "start envtest: %v\n", err)
 		return 1
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -58,6 +59,7 @@ func run(ctx context.Context, binDir, stateDir, mqttAddr, apiAddr string) error 
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop()
 		return fmt.Errorf("start control plane: %w", err)
 	}
 	defer func() { _ = env.Stop() }()
@@ -90,11 +92,7 @@ func run(ctx context.Context, binDir, stateDir, mqttAddr, apiAddr string) error 
 	}
 	defer manager.stop()
 
-	c, err := client.New(cfg, client.Options{})
-	if err != nil {
-		return err
-	}
-	if err := applyDir(ctx, c, filepath.Join("config", "samples")); err != nil {
+	if err := applySamples(ctx, cfg, kcPath, filepath.Join("config", "samples")); err != nil {
 		return fmt.Errorf("apply samples: %w", err)
 	}
 	fmt.Printf(`
@@ -106,9 +104,11 @@ mqtt-operator dev environment is up.
 
 The test broker speaks MQTT on %[2]s and the EMQX v4 and v5 management APIs on
 http://%[3]s (AppID/API key admin, secret public). Connect as sensor-1 with the
-password the operator generated:
+password the operator generated, e.g. with mosquitto-clients (apt-get install mosquitto-clients):
 
-  kubectl get secret sensor-1-mqtt-credentials -o jsonpath='{.data.password}' | base64 -d
+  PW=$(kubectl get secret sensor-1-mqtt-credentials -o jsonpath='{.data.password}' | base64 -d)
+  mosquitto_pub -h 127.0.0.1 -p 1883 -V mqttv5 -i sensor-1 -u sensor-1 -P "$PW" -t sensors/sensor-1/temp -m 21.5
+  mosquitto_pub -h 127.0.0.1 -p 1883 -V mqttv5 -i rogue-client -u sensor-1 -P "$PW" -t x -m y   # banned: refused
 
 Fault injection for experiments: curl -XPOST http://%[3]s/testbroker/wipe (the broker
 "loses" its data; the operator puts it back within the resync interval, 1m here).
@@ -183,8 +183,25 @@ func waitListening(ctx context.Context, addr string, timeout time.Duration) erro
 	}
 }
 
-// applyDir creates every object of every YAML file in dir (in the default
-// namespace where none is set), like kubectl apply on a fresh cluster.
+// applySamples runs `kubectl apply -f` on the samples when kubectl is
+// installed, so that later applies by hand update the same objects cleanly;
+// without kubectl it applies them itself.
+func applySamples(ctx context.Context, cfg *rest.Config, kubeconfig, dir string) error {
+	if path, err := exec.LookPath("kubectl"); err == nil {
+		cmd := exec.CommandContext(ctx, path, "apply", "-f", dir)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd.Run()
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return err
+	}
+	return applyDir(ctx, c, dir)
+}
+
+// applyDir applies every object of every sample file in dir, in the
+// default namespace where none is set.
 func applyDir(ctx context.Context, c client.Client, dir string) error {
 	files, err := filepath.Glob(filepath.Join(dir, "mqtt_*.yaml"))
 	if err != nil {
@@ -214,10 +231,12 @@ func applyDir(ctx context.Context, c client.Client, dir string) error {
 			if obj.GetNamespace() == "" {
 				obj.SetNamespace("default")
 			}
-			if err := c.Create(ctx, obj); err != nil {
-				return fmt.Errorf("%s: create %s %s: %w", f, obj.GetKind(), obj.GetName(), err)
+			// Server-side apply, so a later `kubectl apply -f config/samples/`
+			// updates the same objects instead of failing on them.
+			if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("make-dev"), client.ForceOwnership); err != nil {
+				return fmt.Errorf("%s: apply %s %s: %w", f, obj.GetKind(), obj.GetName(), err)
 			}
-			fmt.Printf("created %s/%s\n", obj.GetKind(), obj.GetName())
+			fmt.Printf("applied %s/%s\n", obj.GetKind(), obj.GetName())
 		}
 	}
 	return nil

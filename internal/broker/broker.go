@@ -293,3 +293,19 @@ type FactoryFunc func(cfg Config) (Client, error)
 
 // New calls f.
 func (f FactoryFunc) New(cfg Config) (Client, error) { return f(cfg) }
+
+// Node is a member of the broker's cluster.
+type Node struct {
+	Name    string
+	Running bool
+}
+
+// Cluster is implemented by drivers whose API can remove departed nodes
+// from the cluster (v5). A node whose pod is gone otherwise lingers as
+// stopped until the broker's autoclean (24 hours on 5.x).
+type Cluster interface {
+	// Nodes lists the cluster's members, running or stopped.
+	Nodes(ctx context.Context) ([]Node, error)
+	// ForceLeave removes a node; one that is gone already is not an error.
+	ForceLeave(ctx context.Context, node string) error
+}
