@@ -236,7 +236,7 @@ func splitHostPort(t *testing.T, addr string) (string, int32) {
 	i := strings.LastIndex(addr, ":")
 	var port int32
 	for _, c := range addr[i+1:] {
-		port = port*10 + int32(c-'0')
+		port = port*10 + (c - '0')
 	}
 	return addr[:i], port
 }

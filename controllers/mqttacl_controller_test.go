@@ -1,10 +1,11 @@
 package controllers
 
 import (
-	"github.com/onsi/gomega"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

@@ -83,7 +83,7 @@ func (r *MQTTBanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 func banUntil(b *mqttv1.MQTTBan) time.Time {
 	switch {
 	case b.Spec.Until != nil:
-		return b.Spec.Until.Time.Truncate(time.Second)
+		return b.Spec.Until.Truncate(time.Second)
 	case b.Spec.Duration != nil:
 		return b.CreationTimestamp.Add(b.Spec.Duration.Duration).Truncate(time.Second)
 	}

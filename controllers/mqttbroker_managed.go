@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -60,8 +62,7 @@ func (r *MQTTBrokerReconciler) reconcileManaged(ctx context.Context, b *mqttv1.M
 		if err := controllerutil.SetControllerReference(b, obj, r.Scheme()); err != nil {
 			return fmt.Errorf("own %s: %w", obj.GetName(), err)
 		}
-		obj.SetManagedFields(nil)
-		if err := r.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
+		if err := r.apply(ctx, obj); err != nil {
 			if apierrors.IsInvalid(err) {
 				return stalled(mqttv1.ReasonInvalidSpec, "the API server refused %s %s: %v", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 			}
@@ -76,6 +77,19 @@ func (r *MQTTBrokerReconciler) reconcileManaged(ctx context.Context, b *mqttv1.M
 		}
 	}
 	return r.rolloutStatus(ctx, b)
+}
+
+// apply server-side-applies obj as the operator's field manager, so fields
+// the API server or other controllers own are left alone and no read is
+// needed to compute a diff.
+func (r *MQTTBrokerReconciler) apply(ctx context.Context, obj client.Object) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return fmt.Errorf("convert %s: %w", obj.GetName(), err)
+	}
+	delete(u, "status")
+	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
+	return r.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}), fieldOwner, client.ForceOwnership)
 }
 
 // rolloutStatus reports the StatefulSet's progress; the broker is only

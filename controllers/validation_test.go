@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -68,6 +69,13 @@ func TestAdmissionValidation(t *testing.T) {
 			b.Spec.External = nil
 			b.Spec.Managed = &mqttv1.ManagedBroker{Version: "6.0"}
 		}), "spec.managed.version"},
+
+		{"broker: managed name too long", broker(func(b *mqttv1.MQTTBroker) {
+			b.GenerateName = strings.Repeat("b", 53)
+			b.Spec.External = nil
+			b.Spec.Managed = &mqttv1.ManagedBroker{Version: "5.8.6"}
+		}), "a managed broker's name must be a DNS-1035 label of at most 52 characters"},
+		{"broker: long name fine when external", broker(func(b *mqttv1.MQTTBroker) { b.GenerateName = strings.Repeat("b", 60) }), ""},
 
 		{"user: defaults", user(func(*mqttv1.MQTTUser) {}), ""},
 		{"user: explicit username", user(func(u *mqttv1.MQTTUser) { u.Spec.Username = "dev/ice+1 é" }), ""},
@@ -165,6 +173,15 @@ func TestAdmissionImmutability(t *testing.T) {
 			func(o client.Object) { o.(*mqttv1.MQTTACL).Spec.Subject.Username = "bob" }, "subject is immutable"},
 		{"acl: rules change allowed", &mqttv1.MQTTACL{ObjectMeta: metav1.ObjectMeta{Name: "a2", Namespace: ns}, Spec: mqttv1.MQTTACLSpec{BrokerRef: ref, Subject: mqttv1.ACLSubject{Username: "alice"}, Rules: nRules(1)}},
 			func(o client.Object) { o.(*mqttv1.MQTTACL).Spec.Rules = nRules(3) }, ""},
+		{"broker: storage change", &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{Name: "m1", Namespace: ns}, Spec: mqttv1.MQTTBrokerSpec{Managed: &mqttv1.ManagedBroker{Version: "5.8.6",
+			Storage: &mqttv1.BrokerStorage{Size: resource.MustParse("1Gi")}}}},
+			func(o client.Object) { o.(*mqttv1.MQTTBroker).Spec.Managed.Storage.Size = resource.MustParse("2Gi") }, "storage is immutable"},
+		{"broker: storage added", &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{Name: "m2", Namespace: ns}, Spec: mqttv1.MQTTBrokerSpec{Managed: &mqttv1.ManagedBroker{Version: "5.8.6"}}},
+			func(o client.Object) {
+				o.(*mqttv1.MQTTBroker).Spec.Managed.Storage = &mqttv1.BrokerStorage{Size: resource.MustParse("1Gi")}
+			}, "storage is immutable"},
+		{"broker: version change allowed", &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{Name: "m3", Namespace: ns}, Spec: mqttv1.MQTTBrokerSpec{Managed: &mqttv1.ManagedBroker{Version: "5.8.6"}}},
+			func(o client.Object) { o.(*mqttv1.MQTTBroker).Spec.Managed.Version = "5.8.7" }, ""},
 		{"ban: who change", &mqttv1.MQTTBan{ObjectMeta: metav1.ObjectMeta{Name: "b1", Namespace: ns}, Spec: mqttv1.MQTTBanSpec{BrokerRef: ref, As: mqttv1.BanClientID, Who: "c1"}},
 			func(o client.Object) { o.(*mqttv1.MQTTBan).Spec.Who = "c2" }, "who is immutable"},
 	}

@@ -121,10 +121,6 @@ type MQTTACLList struct {
 	Items           []MQTTACL `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&MQTTACL{}, &MQTTACLList{})
-}
-
 // SubjectKey is the subject in printable form, also used to detect two
 // MQTTACLs claiming one subject.
 func (s ACLSubject) SubjectKey() string {

@@ -85,7 +85,3 @@ type MQTTBanList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MQTTBan `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&MQTTBan{}, &MQTTBanList{})
-}

@@ -37,6 +37,7 @@ type MQTTBrokerSpec struct {
 }
 
 // ManagedBroker is EMQX run by the operator.
+// +kubebuilder:validation:XValidation:rule="has(self.storage) == has(oldSelf.storage) && (!has(self.storage) || self.storage == oldSelf.storage)",message="storage is immutable: a StatefulSet's volume claim templates cannot change"
 type ManagedBroker struct {
 	// Version of EMQX, e.g. 5.8.6 or 4.4.19; the API flavour follows the major
 	// version. Changing it rolls the pods.
@@ -188,6 +189,7 @@ type MQTTBrokerStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.managed) || (size(self.metadata.name) <= 52 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$'))",message="a managed broker's name must be a DNS-1035 label of at most 52 characters: it names the StatefulSet, its pods and Services"
 type MQTTBroker struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -202,10 +204,6 @@ type MQTTBrokerList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []MQTTBroker `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&MQTTBroker{}, &MQTTBrokerList{})
 }
 
 // AllowsNamespace reports whether objects in ns may reference this broker.

@@ -98,10 +98,6 @@ type MQTTUserList struct {
 	Items           []MQTTUser `json:"items"`
 }
 
-func init() {
-	SchemeBuilder.Register(&MQTTUser{}, &MQTTUserList{})
-}
-
 // EffectiveUsername is spec.username, or metadata.name when it is unset.
 func (u *MQTTUser) EffectiveUsername() string {
 	if u.Spec.Username != "" {

@@ -119,9 +119,9 @@ Press Ctrl-C to stop everything.
 	select {
 	case <-ctx.Done():
 	case err := <-manager.done:
-		return fmt.Errorf("manager exited (see %s/manager.log): %v", stateDir, err)
+		return fmt.Errorf("manager exited (see %s/manager.log): %w", stateDir, err)
 	case err := <-broker.done:
-		return fmt.Errorf("test broker exited (see %s/testbroker.log): %v", stateDir, err)
+		return fmt.Errorf("test broker exited (see %s/testbroker.log): %w", stateDir, err)
 	}
 	fmt.Println("\nstopping ...")
 	return nil
@@ -151,7 +151,8 @@ func start(ctx context.Context, bin, logPath string, env []string, args ...strin
 func (c *child) stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-c.done:
+	case err := <-c.done:
+		_ = err // the child's exit status is in its log
 	case <-time.After(10 * time.Second):
 		_ = c.cmd.Process.Kill()
 	}
@@ -233,7 +234,7 @@ func applyDir(ctx context.Context, c client.Client, dir string) error {
 			}
 			// Server-side apply, so a later `kubectl apply -f config/samples/`
 			// updates the same objects instead of failing on them.
-			if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("make-dev"), client.ForceOwnership); err != nil {
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("make-dev"), client.ForceOwnership); err != nil {
 				return fmt.Errorf("%s: apply %s %s: %w", f, obj.GetKind(), obj.GetName(), err)
 			}
 			fmt.Printf("applied %s/%s\n", obj.GetKind(), obj.GetName())

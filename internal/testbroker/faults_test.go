@@ -91,7 +91,7 @@ func TestStopAndStartAPI(t *testing.T) {
 	}
 	client := &http.Client{Timeout: testTimeout}
 	if resp, err := client.Get(url + "/status"); err == nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		t.Fatal("API still answering after StopAPI")
 	}
 	// MQTT keeps running while the API is down.
@@ -167,7 +167,7 @@ func TestControlAPIOutage(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}
 	eventually(t, "the API to go down", func() bool { return !up() })
@@ -239,7 +239,7 @@ func TestAPIOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tls call: %v", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("tls call status %d", resp.StatusCode)
 	}
@@ -259,7 +259,7 @@ func TestOptionsValidation(t *testing.T) {
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer func() { _ = b.Close() }()
 	if r := doAPI(t, b, req{method: "GET", path: "/api/v4/brokers", user: "k", pass: "s"}); r.status != http.StatusOK {
 		t.Errorf("custom app credentials rejected: %d", r.status)
 	}

@@ -3,6 +3,7 @@ package emqx4
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestPublish(t *testing.T) {
 	r1, err1 := c.Publish(ctx, broker.Message{Topic: "a/b", Payload: []byte("hi"), QoS: 1, Retain: true})
 	r2, err2 := c.Publish(ctx, broker.Message{Topic: "a/b", Payload: []byte{0xff, 0x00}})
 	_, err3 := c.Publish(ctx, broker.Message{Topic: "a/#"})
-	if diff := cmp.Diff([]broker.PublishResult{{ID: "5F2A"}, {}}, []broker.PublishResult{r1, r2}, cmp.Comparer(func(a, b error) bool { return a == b })); diff != "" {
+	if diff := cmp.Diff([]broker.PublishResult{{ID: "5F2A"}, {}}, []broker.PublishResult{r1, r2}, cmp.Comparer(func(a, b error) bool { return errors.Is(a, b) })); diff != "" {
 		t.Errorf("results mismatch (-want +got):\n%s", diff)
 	}
 	if err1 != nil || err2 != nil {

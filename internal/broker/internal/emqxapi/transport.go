@@ -232,7 +232,7 @@ func (t *Transport) send(ctx context.Context, req Request, body []byte) (*Respon
 	if err != nil {
 		return nil, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 	if err != nil {
 		return nil, err
