@@ -48,6 +48,9 @@ func (r *MQTTACLReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := ensureFinalizer(ctx, r.Client, a); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := markProgressing(ctx, r.Client, a); err != nil {
+		return ctrl.Result{}, err
+	}
 	before := a.DeepCopy()
 	res, err := summarize(&a.Status.CommonStatus, a.Generation, r.reconcileACL(ctx, a), "rules are on the broker", &r.Options)
 	if perr := patchStatus(ctx, r.Client, a, before); perr != nil {

@@ -51,6 +51,9 @@ func (r *MQTTBanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := ensureFinalizer(ctx, r.Client, b); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := markProgressing(ctx, r.Client, b); err != nil {
+		return ctrl.Result{}, err
+	}
 	before := b.DeepCopy()
 	until := banUntil(b)
 	now := timeNow()

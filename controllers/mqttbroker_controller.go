@@ -44,6 +44,9 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !b.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.finalizeManaged(ctx, b)
 	}
+	if err := markProgressing(ctx, r.Client, b); err != nil {
+		return ctrl.Result{}, err
+	}
 	before := b.DeepCopy()
 	var err error
 	if b.Spec.Managed != nil {

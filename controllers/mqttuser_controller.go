@@ -53,6 +53,9 @@ func (r *MQTTUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err := ensureFinalizer(ctx, r.Client, u); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := markProgressing(ctx, r.Client, u); err != nil {
+		return ctrl.Result{}, err
+	}
 	before := u.DeepCopy()
 	res, err := summarize(&u.Status.CommonStatus, u.Generation, r.reconcileUser(ctx, u), "user is on the broker", &r.Options)
 	if perr := patchStatus(ctx, r.Client, u, before); perr != nil {

@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -69,4 +71,26 @@ func statusEqual(a, b client.Object) bool {
 		return equality.Semantic.DeepEqual(x.Status, b.(*mqttv1.MQTTBroker).Status)
 	}
 	return false
+}
+
+// markProgressing records at once that a new generation is being worked
+// on: Reconciling=True (and Ready=Unknown on a new object). Without it a
+// freshly applied object would have no status until the first reconcile
+// finished, which kstatus reads as Current.
+func markProgressing(ctx context.Context, c client.Client, obj statusObject) error {
+	st := obj.GetCommonStatus()
+	gen := obj.GetGeneration()
+	if st.ObservedGeneration == gen {
+		return nil
+	}
+	before := obj.DeepCopyObject().(statusObject)
+	msg := fmt.Sprintf("reconciling generation %d", gen)
+	apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: mqttv1.ConditionReconciling, Status: metav1.ConditionTrue,
+		Reason: mqttv1.ReasonProgressing, Message: msg, ObservedGeneration: gen})
+	if apimeta.FindStatusCondition(st.Conditions, mqttv1.ConditionReady) == nil {
+		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: mqttv1.ConditionReady, Status: metav1.ConditionUnknown,
+			Reason: mqttv1.ReasonProgressing, Message: msg, ObservedGeneration: gen})
+	}
+	st.ObservedGeneration = gen
+	return patchStatus(ctx, c, obj, before)
 }

@@ -30,8 +30,8 @@ func (s *CommonStatus) ReadyCondition() *metav1.Condition {
 	return nil
 }
 
-// IsReady reports whether Ready is True for the current generation.
+// IsReady reports whether Ready is True for the given generation.
 func (s *CommonStatus) IsReady(generation int64) bool {
 	c := s.ReadyCondition()
-	return c != nil && c.Status == metav1.ConditionTrue && s.ObservedGeneration == generation
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == generation && s.ObservedGeneration == generation
 }
