@@ -203,6 +203,7 @@ func (e *env) condition(obj statusObject, name, condType string, status metav1.C
 		g.Expect(st.ObservedGeneration).To(gomega.Equal(obj.GetGeneration()), "observedGeneration")
 		c := apimeta.FindStatusCondition(st.Conditions, condType)
 		g.Expect(c).NotTo(gomega.BeNil(), "condition %s missing; conditions: %+v", condType, st.Conditions)
+		g.Expect(c.ObservedGeneration).To(gomega.Equal(obj.GetGeneration()), "condition %s is from an older generation", condType)
 		g.Expect(c.Status).To(gomega.Equal(status), "condition %s: %s", condType, c.Message)
 		if reason != "" {
 			g.Expect(c.Reason).To(gomega.Equal(reason), "condition %s: %s", condType, c.Message)

@@ -8,17 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
@@ -27,11 +19,7 @@ import (
 // MQTTBanReconciler keeps an MQTTBan's entry on a broker's banned list
 // until it expires.
 type MQTTBanReconciler struct {
-	client.Client
-	Options
-	conns    *connector
-	recorder events.EventRecorder
-	drift    chan event.GenericEvent
+	base
 }
 
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbans,verbs=get;list;watch;update;patch
@@ -42,19 +30,14 @@ type MQTTBanReconciler struct {
 // reports; an expired ban stays as an object with Expired=True.
 func (r *MQTTBanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	b := &mqttv1.MQTTBan{}
-	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !b.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, b)
-	}
-	if err := ensureFinalizer(ctx, r.Client, b); err != nil {
-		return ctrl.Result{}, err
-	}
-	if err := markProgressing(ctx, r.Client, b); err != nil {
-		return ctrl.Result{}, err
-	}
-	before := b.DeepCopy()
+	return r.reconcileObject(ctx, req, b,
+		func(ctx context.Context) error { return r.finalize(ctx, b) },
+		func(ctx context.Context) (ctrl.Result, error) { return r.reconcileBan(ctx, b) })
+}
+
+// reconcileBan applies an active ban and reports; an expired one is only
+// reported, and a ban with an end is looked at again right after it.
+func (r *MQTTBanReconciler) reconcileBan(ctx context.Context, b *mqttv1.MQTTBan) (ctrl.Result, error) {
 	until := banUntil(b)
 	now := timeNow()
 	expired := !until.IsZero() && !until.After(now)
@@ -63,21 +46,16 @@ func (r *MQTTBanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if expired {
 		msg = "ban expired at " + until.UTC().Format(time.RFC3339)
 	} else {
-		err = r.reconcileBan(ctx, b, until)
+		err = r.applyBan(ctx, b, until)
 	}
 	setExpired(b, expired, until)
 	res, err := summarize(&b.Status.CommonStatus, b.Generation, err, msg, &r.Options)
 	if err == nil && expired {
 		apimeta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{Type: mqttv1.ConditionReady, Status: metav1.ConditionTrue,
 			Reason: mqttv1.ReasonExpired, Message: msg, ObservedGeneration: b.Generation})
-		res.RequeueAfter = 0
 	}
 	if err == nil && !expired && !until.IsZero() {
-		// Look again right after the end so Expired shows on time.
 		res.RequeueAfter = until.Sub(now) + time.Second
-	}
-	if perr := patchStatus(ctx, r.Client, b, before); perr != nil {
-		return ctrl.Result{}, perr
 	}
 	return res, err
 }
@@ -110,17 +88,8 @@ func setExpired(b *mqttv1.MQTTBan, expired bool, until time.Time) {
 	apimeta.SetStatusCondition(&b.Status.Conditions, c)
 }
 
-func (r *MQTTBanReconciler) reconcileBan(ctx context.Context, b *mqttv1.MQTTBan, until time.Time) error {
-	br, err := r.conns.resolve(ctx, b.Namespace, b.Spec.BrokerRef)
-	if err != nil {
-		return err
-	}
-	if other, err := otherHolder(ctx, r.Client, b, &mqttv1.MQTTBanList{}, banClaim(b)); err != nil {
-		return err
-	} else if other != "" {
-		return stalled("BanConflict", "%s %q on MQTTBroker %s is banned by MQTTBan %s", b.Spec.As, b.Spec.Who, brokerKey(b.Namespace, b.Spec.BrokerRef), other)
-	}
-	cl, err := r.conns.clientFor(ctx, br)
+func (r *MQTTBanReconciler) applyBan(ctx context.Context, b *mqttv1.MQTTBan, until time.Time) error {
+	cl, err := r.holderClient(ctx, b, b.Spec.BrokerRef, &mqttv1.MQTTBanList{}, banClaim(b), mqttv1.ReasonBanConflict, fmt.Sprintf("the ban of %s %q", b.Spec.As, b.Spec.Who))
 	if err != nil {
 		return err
 	}
@@ -130,14 +99,14 @@ func (r *MQTTBanReconciler) reconcileBan(ctx context.Context, b *mqttv1.MQTTBan,
 	want := broker.Ban{As: broker.BanKind(b.Spec.As), Who: b.Spec.Who, Reason: b.Spec.Reason, By: "mqtt-operator", Until: until}
 	bans, err := cl.ListBans(ctx)
 	if err != nil {
-		return r.brokerFailed(b, err)
+		return r.failed(b, &b.Status.BrokerResult, err)
 	}
 	current, found := findBan(bans, want.As, want.Who)
 	if found && banMatches(current, want) {
 		return nil
 	}
 	if err := r.writeBan(ctx, cl, want, found); err != nil {
-		return r.brokerFailed(b, err)
+		return r.failed(b, &b.Status.BrokerResult, err)
 	}
 	b.Status.BrokerResult = successResult("CreateBan", timeNow())
 	switch {
@@ -227,40 +196,14 @@ func (r *MQTTBanReconciler) disconnect(ctx context.Context, cl broker.Client, ba
 	}
 }
 
-func (r *MQTTBanReconciler) brokerFailed(b *mqttv1.MQTTBan, err error) error {
-	if be, ok := broker.AsError(err); ok {
-		b.Status.BrokerResult = brokerResultOf(be, timeNow())
-		r.recorder.Eventf(b, nil, corev1.EventTypeWarning, "BrokerError", be.Op, "%s", brokerErrorMessage(be))
-	}
-	return classify(err, &r.Options)
-}
-
-// finalize lifts the ban unless another MQTTBan takes it over.
+// finalize lifts the ban unless it was never applied or another MQTTBan
+// takes it over.
 func (r *MQTTBanReconciler) finalize(ctx context.Context, b *mqttv1.MQTTBan) error {
-	if !controllerutil.ContainsFinalizer(b, mqttv1.Finalizer) {
+	if b.Status.BrokerResult == nil {
 		return nil
 	}
-	if b.Status.BrokerResult != nil {
-		if err := r.deleteFromBroker(ctx, b); err != nil {
-			return err
-		}
-	}
-	return removeFinalizer(ctx, r.Client, b)
-}
-
-func (r *MQTTBanReconciler) deleteFromBroker(ctx context.Context, b *mqttv1.MQTTBan) error {
-	if succ, err := liveSuccessor(ctx, r.Client, b, &mqttv1.MQTTBanList{}, banClaim(b)); err != nil || succ {
-		return err
-	}
-	br, err := r.conns.resolve(ctx, b.Namespace, b.Spec.BrokerRef)
-	if err != nil {
-		if isGone(err) {
-			return nil
-		}
-		return err
-	}
-	cl, err := r.conns.clientFor(ctx, br)
-	if err != nil {
+	cl, err := r.cleanupClient(ctx, b, b.Spec.BrokerRef, &mqttv1.MQTTBanList{}, banClaim(b))
+	if err != nil || cl == nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
@@ -272,19 +215,8 @@ func (r *MQTTBanReconciler) deleteFromBroker(ctx context.Context, b *mqttv1.MQTT
 	return nil
 }
 
-// SetupWithManager watches MQTTBans, their brokers, their rivals and the
-// drift scanner's findings.
+// SetupWithManager needs no watches beyond the common ones.
 func (r *MQTTBanReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.drift == nil {
-		r.drift = make(chan event.GenericEvent, 1024)
-	}
-	newList := func() client.ObjectList { return &mqttv1.MQTTBanList{} }
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&mqttv1.MQTTBan{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionPredicate()))).
-		Watches(&mqttv1.MQTTBroker{}, enqueueByBroker(mgr.GetClient(), newList), builder.WithPredicates(brokerReadinessChanged())).
-		Watches(&mqttv1.MQTTBan{}, enqueueClaimants(mgr.GetClient(), newList, func(o client.Object) string { return banClaim(o.(*mqttv1.MQTTBan)) }), builder.WithPredicates(claimChanged())).
-		WatchesRawSource(source.Channel(r.drift, &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
-		Named("mqttban").
-		Complete(r)
+	return r.setup(mgr, "mqttban", &mqttv1.MQTTBan{}, func() client.ObjectList { return &mqttv1.MQTTBanList{} },
+		func(o client.Object) string { return banClaim(o.(*mqttv1.MQTTBan)) }, r, nil)
 }

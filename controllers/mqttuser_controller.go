@@ -9,17 +9,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
@@ -28,11 +23,7 @@ import (
 // MQTTUserReconciler makes a broker's built-in database hold the user an
 // MQTTUser describes, with the password from its Secret.
 type MQTTUserReconciler struct {
-	client.Client
-	Options
-	conns    *connector
-	recorder events.EventRecorder
-	drift    chan event.GenericEvent
+	base
 }
 
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttusers,verbs=get;list;watch;update;patch
@@ -44,46 +35,29 @@ type MQTTUserReconciler struct {
 // Reconcile observes the broker user, creates or updates it, and reports.
 func (r *MQTTUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	u := &mqttv1.MQTTUser{}
-	if err := r.Get(ctx, req.NamespacedName, u); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !u.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, u)
-	}
-	if err := ensureFinalizer(ctx, r.Client, u); err != nil {
-		return ctrl.Result{}, err
-	}
-	if err := markProgressing(ctx, r.Client, u); err != nil {
-		return ctrl.Result{}, err
-	}
-	before := u.DeepCopy()
-	res, err := summarize(&u.Status.CommonStatus, u.Generation, r.reconcileUser(ctx, u), "user is on the broker", &r.Options)
-	if perr := patchStatus(ctx, r.Client, u, before); perr != nil {
-		return ctrl.Result{}, perr
-	}
-	return res, err
+	return r.reconcileObject(ctx, req, u,
+		func(ctx context.Context) error { return r.finalize(ctx, u) },
+		func(ctx context.Context) (ctrl.Result, error) {
+			return summarize(&u.Status.CommonStatus, u.Generation, r.reconcileUser(ctx, u), "user is on the broker", &r.Options)
+		})
 }
 
 func (r *MQTTUserReconciler) reconcileUser(ctx context.Context, u *mqttv1.MQTTUser) error {
 	u.Status.Username = u.EffectiveUsername()
-	b, err := r.conns.resolve(ctx, u.Namespace, u.Spec.BrokerRef)
+	what := fmt.Sprintf("%s %q", u.EffectiveIdentifier(), u.EffectiveUsername())
+	cl, err := r.holderClient(ctx, u, u.Spec.BrokerRef, &mqttv1.MQTTUserList{}, userClaim(u), mqttv1.ReasonUsernameConflict, what)
 	if err != nil {
 		return err
 	}
-	if other, err := otherHolder(ctx, r.Client, u, &mqttv1.MQTTUserList{}, userClaim(u)); err != nil {
+	b, err := r.conns.resolve(ctx, u.Namespace, u.Spec.BrokerRef)
+	if err != nil {
 		return err
-	} else if other != "" {
-		return stalled(mqttv1.ReasonUsernameConflict, "%s %q on MQTTBroker %s is held by MQTTUser %s", u.EffectiveIdentifier(), u.EffectiveUsername(), brokerKey(u.Namespace, u.Spec.BrokerRef), other)
 	}
 	password, secretName, err := r.password(ctx, u, b)
 	if err != nil {
 		return err
 	}
 	u.Status.CredentialsSecretName = secretName
-	cl, err := r.conns.clientFor(ctx, b)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
 	defer cancel()
 
@@ -97,7 +71,7 @@ func (r *MQTTUserReconciler) reconcileUser(ctx context.Context, u *mqttv1.MQTTUs
 			op, err = "UpdateUser", cl.UpdateUser(ctx, spec)
 		}
 		if err != nil {
-			return r.brokerFailed(u, err)
+			return r.failed(u, &u.Status.BrokerResult, err)
 		}
 		if u.Status.PasswordHash != "" {
 			driftCorrections.WithLabelValues("MQTTUser").Inc()
@@ -107,16 +81,16 @@ func (r *MQTTUserReconciler) reconcileUser(ctx context.Context, u *mqttv1.MQTTUs
 		}
 		u.Status.BrokerResult = successResult(op, timeNow())
 	case err != nil:
-		return r.brokerFailed(u, err)
+		return r.failed(u, &u.Status.BrokerResult, err)
 	case u.Status.PasswordHash == "":
 		if err := cl.UpdateUser(ctx, spec); err != nil {
-			return r.brokerFailed(u, err)
+			return r.failed(u, &u.Status.BrokerResult, err)
 		}
 		r.recorder.Eventf(u, nil, corev1.EventTypeNormal, "Adopted", "UpdateUser", "adopted existing user %q on the broker and set its password", spec.ID)
 		u.Status.BrokerResult = successResult("UpdateUser", timeNow())
 	case u.Status.PasswordHash != hash || current.Superuser != spec.Superuser:
 		if err := cl.UpdateUser(ctx, spec); err != nil {
-			return r.brokerFailed(u, err)
+			return r.failed(u, &u.Status.BrokerResult, err)
 		}
 		what := "superuser flag"
 		if u.Status.PasswordHash != hash {
@@ -127,15 +101,6 @@ func (r *MQTTUserReconciler) reconcileUser(ctx context.Context, u *mqttv1.MQTTUs
 	}
 	u.Status.PasswordHash = hash
 	return nil
-}
-
-// brokerFailed records a failed call in status and an Event, and classifies it.
-func (r *MQTTUserReconciler) brokerFailed(u *mqttv1.MQTTUser, err error) error {
-	if be, ok := broker.AsError(err); ok {
-		u.Status.BrokerResult = brokerResultOf(be, timeNow())
-		r.recorder.Eventf(u, nil, corev1.EventTypeWarning, "BrokerError", be.Op, "%s", brokerErrorMessage(be))
-	}
-	return classify(err, &r.Options)
 }
 
 // password reads the user's password from its Secret, generating the
@@ -213,33 +178,14 @@ func setCredentialData(s *corev1.Secret, u *mqttv1.MQTTUser, b *mqttv1.MQTTBroke
 	return changed
 }
 
-// finalize removes the broker user (unless retained or handed over to
-// another claimant), then the finalizer.
+// finalize removes the broker user, unless it is retained, was never
+// applied, or another MQTTUser takes it over.
 func (r *MQTTUserReconciler) finalize(ctx context.Context, u *mqttv1.MQTTUser) error {
-	if !controllerutil.ContainsFinalizer(u, mqttv1.Finalizer) {
+	if u.Spec.DeletionPolicy == mqttv1.DeletionPolicyRetain || u.Status.PasswordHash == "" {
 		return nil
 	}
-	if u.Spec.DeletionPolicy != mqttv1.DeletionPolicyRetain && u.Status.PasswordHash != "" {
-		if err := r.deleteFromBroker(ctx, u); err != nil {
-			return err
-		}
-	}
-	return removeFinalizer(ctx, r.Client, u)
-}
-
-func (r *MQTTUserReconciler) deleteFromBroker(ctx context.Context, u *mqttv1.MQTTUser) error {
-	if succ, err := liveSuccessor(ctx, r.Client, u, &mqttv1.MQTTUserList{}, userClaim(u)); err != nil || succ {
-		return err
-	}
-	b, err := r.conns.resolve(ctx, u.Namespace, u.Spec.BrokerRef)
-	if err != nil {
-		if isGone(err) {
-			return nil
-		}
-		return err
-	}
-	cl, err := r.conns.clientFor(ctx, b)
-	if err != nil {
+	cl, err := r.cleanupClient(ctx, u, u.Spec.BrokerRef, &mqttv1.MQTTUserList{}, userClaim(u))
+	if err != nil || cl == nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
@@ -251,23 +197,14 @@ func (r *MQTTUserReconciler) deleteFromBroker(ctx context.Context, u *mqttv1.MQT
 	return nil
 }
 
-// SetupWithManager watches MQTTUsers, their Secrets, their brokers and the
-// drift scanner's findings.
+// SetupWithManager adds the watches of the generated and referenced
+// Secrets to the common ones.
 func (r *MQTTUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.drift == nil {
-		r.drift = make(chan event.GenericEvent, 1024)
-	}
-	newList := func() client.ObjectList { return &mqttv1.MQTTUserList{} }
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&mqttv1.MQTTUser{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionPredicate()))).
-		Owns(&corev1.Secret{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret)).
-		Watches(&mqttv1.MQTTBroker{}, enqueueByBroker(mgr.GetClient(), newList), builder.WithPredicates(brokerReadinessChanged())).
-		Watches(&mqttv1.MQTTUser{}, enqueueClaimants(mgr.GetClient(), newList, func(o client.Object) string { return userClaim(o.(*mqttv1.MQTTUser)) }), builder.WithPredicates(claimChanged())).
-		WatchesRawSource(source.Channel(r.drift, &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
-		Named("mqttuser").
-		Complete(r)
+	return r.setup(mgr, "mqttuser", &mqttv1.MQTTUser{}, func() client.ObjectList { return &mqttv1.MQTTUserList{} },
+		func(o client.Object) string { return userClaim(o.(*mqttv1.MQTTUser)) }, r,
+		func(b *builder.Builder) *builder.Builder {
+			return b.Owns(&corev1.Secret{}).Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret))
+		})
 }
 
 func (r *MQTTUserReconciler) usersOfSecret(ctx context.Context, o client.Object) []reconcile.Request {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 )
@@ -52,9 +51,9 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	}
 	registerMetrics(mgr.GetClient())
 	conns := newConnector(mgr.GetClient(), o)
-	users := &MQTTUserReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder("mqttuser-controller"), drift: make(chan event.GenericEvent, 1024)}
-	acls := &MQTTACLReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder("mqttacl-controller"), drift: make(chan event.GenericEvent, 1024)}
-	bans := &MQTTBanReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder("mqttban-controller"), drift: make(chan event.GenericEvent, 1024)}
+	users := &MQTTUserReconciler{newBase(mgr, o, conns, "mqttuser-controller")}
+	acls := &MQTTACLReconciler{newBase(mgr, o, conns, "mqttacl-controller")}
+	bans := &MQTTBanReconciler{newBase(mgr, o, conns, "mqttban-controller")}
 	brokers := &MQTTBrokerReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder("mqttbroker-controller")}
 	for name, setup := range map[string]func(ctrl.Manager) error{
 		"MQTTBroker": brokers.SetupWithManager, "MQTTUser": users.SetupWithManager,

@@ -34,6 +34,7 @@ const (
 	ReasonUnsupported      = "Unsupported"
 	ReasonUsernameConflict = "UsernameConflict"
 	ReasonSubjectConflict  = "SubjectConflict"
+	ReasonBanConflict      = "BanConflict"
 	ReasonExpired          = "Expired"
 	ReasonActive           = "Active"
 	ReasonInvalidSpec      = "InvalidSpec"
