@@ -5,40 +5,16 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 )
 
-// desiredRules maps the spec's rules to the broker's terms and drops the
-// parts no message can ever reach: with first-match-wins, a later rule for
-// a (topic, action) already decided is dead. Dropping them keeps the rule
-// set storable on v4, whose API keeps one rule per (topic, action).
+// desiredRules maps the spec's rules to the broker's terms in canonical
+// form: parts no message can reach (a later rule for a topic and action
+// already decided) are dropped, which keeps the set storable on v4, whose
+// API keeps one rule per (topic, action).
 func desiredRules(spec []mqttv1.ACLRule) []broker.Rule {
-	type key struct {
-		topic  string
-		action broker.Action
-	}
-	seen := map[key]bool{}
-	out := make([]broker.Rule, 0, len(spec))
+	rules := make([]broker.Rule, 0, len(spec))
 	for _, r := range spec {
-		pub := (r.Action == mqttv1.ACLActionPublish || r.Action == mqttv1.ACLActionAll) && !seen[key{r.Topic, broker.ActionPublish}]
-		sub := (r.Action == mqttv1.ACLActionSubscribe || r.Action == mqttv1.ACLActionAll) && !seen[key{r.Topic, broker.ActionSubscribe}]
-		var action broker.Action
-		switch {
-		case pub && sub:
-			action = broker.ActionAll
-		case pub:
-			action = broker.ActionPublish
-		case sub:
-			action = broker.ActionSubscribe
-		default:
-			continue
-		}
-		if pub {
-			seen[key{r.Topic, broker.ActionPublish}] = true
-		}
-		if sub {
-			seen[key{r.Topic, broker.ActionSubscribe}] = true
-		}
-		out = append(out, broker.Rule{Topic: r.Topic, Action: action, Permission: broker.Permission(r.Permission)})
+		rules = append(rules, broker.Rule{Topic: r.Topic, Action: broker.Action(r.Action), Permission: broker.Permission(r.Permission)})
 	}
-	return out
+	return broker.CanonicalRules(rules)
 }
 
 // rulesEquivalent reports whether two rule lists decide every publish and

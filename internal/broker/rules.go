@@ -1,5 +1,10 @@
 package broker
 
+import (
+	"errors"
+	"fmt"
+)
+
 // RulesEqual reports whether a and b are the same rules in the same order;
 // nil and empty are equal.
 func RulesEqual(a, b []Rule) bool {
@@ -76,4 +81,20 @@ func complementary(a, b Rule) bool {
 	}
 	return (a.Action == ActionPublish && b.Action == ActionSubscribe) ||
 		(a.Action == ActionSubscribe && b.Action == ActionPublish)
+}
+
+// ValidateRules catches what a broker would refuse as malformed; the rule
+// count is left to the broker because its limit is configurable.
+func ValidateRules(rules []Rule) error {
+	for _, r := range rules {
+		switch {
+		case r.Topic == "":
+			return errors.New("rule topic must not be empty")
+		case r.Action != ActionPublish && r.Action != ActionSubscribe && r.Action != ActionAll:
+			return fmt.Errorf("unknown rule action %q", r.Action)
+		case r.Permission != Allow && r.Permission != Deny:
+			return fmt.Errorf("unknown rule permission %q", r.Permission)
+		}
+	}
+	return nil
 }

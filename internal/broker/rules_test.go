@@ -97,3 +97,29 @@ func TestRulesEqualAndEquivalent(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateRules(t *testing.T) {
+	cases := []struct {
+		name  string
+		rules []Rule
+		want  string
+	}{
+		{"valid", []Rule{{Topic: "a/#", Action: ActionAll, Permission: Deny}, {Topic: "b", Action: ActionPublish, Permission: Allow}}, ""},
+		{"none", nil, ""},
+		{"empty topic", []Rule{{Action: ActionPublish, Permission: Allow}}, "rule topic must not be empty"},
+		{"v4 action name", []Rule{{Topic: "a", Action: "pubsub", Permission: Allow}}, `unknown rule action "pubsub"`},
+		{"bad permission", []Rule{{Topic: "a", Action: ActionSubscribe, Permission: "maybe"}}, `unknown rule permission "maybe"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateRules(tc.rules)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Fatalf("ValidateRules = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -172,18 +172,9 @@ func (c *Client) DeleteRules(ctx context.Context, s broker.Subject) error {
 	return err
 }
 
-// validateRules catches what would otherwise reach the broker as a schema
-// error; the rule count is left to the broker because max_rules is configurable.
 func validateRules(op string, rules []broker.Rule) error {
-	for _, r := range rules {
-		switch {
-		case r.Topic == "":
-			return invalid(op, "rule topic must not be empty")
-		case r.Action != broker.ActionPublish && r.Action != broker.ActionSubscribe && r.Action != broker.ActionAll:
-			return invalid(op, "unknown rule action "+string(r.Action))
-		case r.Permission != broker.Allow && r.Permission != broker.Deny:
-			return invalid(op, "unknown rule permission "+string(r.Permission))
-		}
+	if err := broker.ValidateRules(rules); err != nil {
+		return invalid(op, err.Error())
 	}
 	return nil
 }
