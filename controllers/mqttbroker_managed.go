@@ -145,8 +145,9 @@ func (r *MQTTBrokerReconciler) finalizeManaged(ctx context.Context, b *mqttv1.MQ
 	if !controllerutil.ContainsFinalizer(b, mqttv1.Finalizer) {
 		return nil
 	}
-	owned := []client.Object{&appsv1.StatefulSet{}, &policyv1.PodDisruptionBudget{}, &corev1.Service{}, &corev1.Service{}, &corev1.ConfigMap{}, &corev1.Secret{}}
-	names := []string{resources.StatefulSetName(b), resources.PDBName(b), resources.ClientServiceName(b), resources.HeadlessServiceName(b), resources.ConfigMapName(b), resources.CredentialsSecretName(b)}
+	owned := []client.Object{&appsv1.StatefulSet{}, &policyv1.PodDisruptionBudget{}, &corev1.Service{}, &corev1.Service{}, &corev1.Service{}, &corev1.ConfigMap{}, &corev1.Secret{}}
+	names := []string{resources.StatefulSetName(b), resources.PDBName(b), resources.ClientServiceName(b), resources.APIServiceName(b),
+		resources.HeadlessServiceName(b), resources.ConfigMapName(b), resources.CredentialsSecretName(b)}
 	var errs []error
 	for i, obj := range owned {
 		obj.SetName(names[i])

@@ -69,6 +69,7 @@ func TestManagedBroker(t *testing.T) {
 				{&appsv1.StatefulSet{}, resources.StatefulSetName(b)},
 				{&corev1.Service{}, resources.HeadlessServiceName(b)},
 				{&corev1.Service{}, resources.ClientServiceName(b)},
+				{&corev1.Service{}, resources.APIServiceName(b)},
 				{&corev1.ConfigMap{}, resources.ConfigMapName(b)},
 				{&corev1.Secret{}, resources.CredentialsSecretName(b)},
 			} {
@@ -151,6 +152,7 @@ func TestManagedBroker(t *testing.T) {
 			}{
 				{&appsv1.StatefulSet{}, resources.StatefulSetName(b)},
 				{&corev1.Service{}, resources.ClientServiceName(b)},
+				{&corev1.Service{}, resources.APIServiceName(b)},
 				{&corev1.Service{}, resources.HeadlessServiceName(b)},
 				{&corev1.ConfigMap{}, resources.ConfigMapName(b)},
 				{&corev1.Secret{}, resources.CredentialsSecretName(b)},

@@ -17,6 +17,7 @@ type Objects struct {
 	Secret          *corev1.Secret
 	HeadlessService *corev1.Service
 	ClientService   *corev1.Service
+	APIService      *corev1.Service
 	StatefulSet     *appsv1.StatefulSet
 	// PodDisruptionBudget is nil when the broker has a single node.
 	PodDisruptionBudget *policyv1.PodDisruptionBudget
@@ -36,6 +37,7 @@ func Build(in Input) (*Objects, error) {
 		Secret:              secret,
 		HeadlessService:     buildHeadlessService(b),
 		ClientService:       buildClientService(b),
+		APIService:          buildAPIService(b),
 		StatefulSet:         buildStatefulSet(b, configHash(cm, secret)),
 		PodDisruptionBudget: buildPDB(b),
 	}, nil
@@ -44,7 +46,7 @@ func Build(in Input) (*Objects, error) {
 // All lists the objects in the order they should be applied: what the pods
 // mount and resolve first, the StatefulSet after. A nil budget is left out.
 func (o *Objects) All() []client.Object {
-	all := []client.Object{o.ConfigMap, o.Secret, o.HeadlessService, o.ClientService, o.StatefulSet}
+	all := []client.Object{o.ConfigMap, o.Secret, o.HeadlessService, o.ClientService, o.APIService, o.StatefulSet}
 	if o.PodDisruptionBudget != nil {
 		all = append(all, o.PodDisruptionBudget)
 	}

@@ -38,11 +38,14 @@ func ServiceDomain(b *v1alpha1.MQTTBroker) string {
 	return fmt.Sprintf("%s.%s.svc", ClientServiceName(b), b.Namespace)
 }
 
-// APIURL is the base URL of the broker's management API through the client
+// APIServiceName is the ClusterIP Service of the management API.
+func APIServiceName(b *v1alpha1.MQTTBroker) string { return b.Name + "-api" }
+
+// APIURL is the base URL of the broker's management API through the API
 // Service: port 8081 (/api/v4) for 4.x, 18083 (/api/v5) for 5.x (pitfall 2).
-// No /api/vN suffix is included.
+// No /api/vN suffix is included, nor the cluster domain (see ServiceDomain).
 func APIURL(b *v1alpha1.MQTTBroker) string {
-	return fmt.Sprintf("http://%s:%d", ServiceDomain(b), apiPort(b.Spec.Managed.MajorVersion()))
+	return fmt.Sprintf("http://%s.%s.svc:%d", APIServiceName(b), b.Namespace, apiPort(b.Spec.Managed.MajorVersion()))
 }
 
 // MQTTHost is the host MQTT clients inside the cluster connect to.

@@ -25,10 +25,10 @@ func TestNames(t *testing.T) {
 	if MQTTPort(b) != 1883 {
 		t.Errorf("MQTTPort = %d", MQTTPort(b))
 	}
-	if got := APIURL(b); got != "http://broker.mqtt.svc:18083" {
+	if got := APIURL(b); got != "http://broker-api.mqtt.svc:18083" {
 		t.Errorf("5.x APIURL = %q", got)
 	}
-	if got := APIURL(testBroker(testVersion4, 1, false)); got != "http://broker.mqtt.svc:8081" {
+	if got := APIURL(testBroker(testVersion4, 1, false)); got != "http://broker-api.mqtt.svc:8081" {
 		t.Errorf("4.x APIURL = %q", got)
 	}
 }

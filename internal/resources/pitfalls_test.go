@@ -290,28 +290,50 @@ func TestProbes(t *testing.T) {
 	})
 }
 
-func TestClientServicePorts(t *testing.T) {
+func TestServicePorts(t *testing.T) {
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
-		got := map[int32]bool{}
-		for _, p := range objs.ClientService.Spec.Ports {
-			got[p.Port] = true
+		ports := func(svc *corev1.Service) map[int32]bool {
+			got := map[int32]bool{}
+			for _, p := range svc.Spec.Ports {
+				got[p.Port] = true
+			}
+			return got
 		}
-		want := []int32{1883, 8883, 8083, 8084, 18083}
-		if major(c) == Major4 {
-			want = append(want, 8081)
-		} else if got[8081] {
-			t.Error("5.x has no port 8081")
-		}
-		for _, p := range want {
-			if !got[p] {
-				t.Errorf("client Service lacks port %d", p)
+		client, api := ports(objs.ClientService), ports(objs.APIService)
+		for _, p := range []int32{1883, 8883, 8083, 8084} {
+			if !client[p] {
+				t.Errorf("client Service lacks MQTT port %d", p)
 			}
 		}
-		if got[4370] || got[5369] {
-			t.Error("cluster-internal ports must not be on the client Service")
+		wantAPI := []int32{18083}
+		if major(c) == Major4 {
+			wantAPI = append(wantAPI, 8081)
+		} else if api[8081] {
+			t.Error("5.x has no port 8081")
 		}
-		if objs.ClientService.Spec.Type != corev1.ServiceTypeClusterIP || objs.ClientService.Spec.PublishNotReadyAddresses {
-			t.Errorf("client Service spec = %+v", objs.ClientService.Spec)
+		for _, p := range wantAPI {
+			if !api[p] {
+				t.Errorf("API Service lacks port %d", p)
+			}
+			// A LoadBalancer for MQTT must not expose the management API.
+			if client[p] {
+				t.Errorf("client Service exposes API port %d", p)
+			}
+		}
+		for _, svc := range []*corev1.Service{objs.ClientService, objs.APIService} {
+			got := ports(svc)
+			if got[4370] || got[5369] {
+				t.Errorf("cluster-internal ports must not be on Service %s", svc.Name)
+			}
+			if svc.Spec.PublishNotReadyAddresses {
+				t.Errorf("Service %s must only route to ready pods", svc.Name)
+			}
+		}
+		if objs.ClientService.Spec.Type != corev1.ServiceTypeClusterIP {
+			t.Errorf("client Service type = %s", objs.ClientService.Spec.Type)
+		}
+		if objs.APIService.Spec.Type != corev1.ServiceTypeClusterIP {
+			t.Errorf("API Service type = %s, want ClusterIP whatever serviceType says", objs.APIService.Spec.Type)
 		}
 	})
 }

@@ -39,10 +39,10 @@ func buildHeadlessService(b *v1alpha1.MQTTBroker) *corev1.Service {
 	}
 }
 
-// ClientService builds the Service MQTT clients and the operator use: the
-// MQTT listeners and the management API (4.x: 8081 REST and 18083
-// dashboard; 5.x: 18083 for both). Its type is spec.managed.serviceType.
-// Only Ready pods receive traffic.
+// ClientService builds the Service MQTT clients use: the MQTT listeners
+// only. Its type is spec.managed.serviceType. Only Ready pods receive
+// traffic. The management API has a Service of its own (APIService), so a
+// LoadBalancer for MQTT never exposes the API outside the cluster.
 func ClientService(in Input) (*corev1.Service, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func buildClientService(b *v1alpha1.MQTTBroker) *corev1.Service {
 		t = corev1.ServiceTypeClusterIP
 	}
 	var ports []corev1.ServicePort
-	for _, p := range clientPorts(b.Spec.Managed.MajorVersion()) {
+	for _, p := range mqttPorts() {
 		ports = append(ports, servicePort(p.Name, p.ContainerPort))
 	}
 	return &corev1.Service{
@@ -64,6 +64,32 @@ func buildClientService(b *v1alpha1.MQTTBroker) *corev1.Service {
 		ObjectMeta: objectMeta(b, ClientServiceName(b)),
 		Spec: corev1.ServiceSpec{
 			Type:     t,
+			Selector: SelectorLabels(b),
+			Ports:    ports,
+		},
+	}
+}
+
+// APIService builds the ClusterIP Service of the management API (4.x: 8081
+// REST and 18083 dashboard; 5.x: 18083 for both), which the operator
+// reaches the broker through.
+func APIService(in Input) (*corev1.Service, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	return buildAPIService(in.Broker), nil
+}
+
+func buildAPIService(b *v1alpha1.MQTTBroker) *corev1.Service {
+	var ports []corev1.ServicePort
+	for _, p := range apiPorts(b.Spec.Managed.MajorVersion()) {
+		ports = append(ports, servicePort(p.Name, p.ContainerPort))
+	}
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: objectMeta(b, APIServiceName(b)),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
 			Selector: SelectorLabels(b),
 			Ports:    ports,
 		},
@@ -79,19 +105,28 @@ func servicePort(name string, port int32) corev1.ServicePort {
 	}
 }
 
-// clientPorts are the listener ports EMQX opens by default, plus the API.
-func clientPorts(major string) []corev1.ContainerPort {
-	ports := []corev1.ContainerPort{
+// mqttPorts are the listener ports EMQX opens by default.
+func mqttPorts() []corev1.ContainerPort {
+	return []corev1.ContainerPort{
 		containerPort(PortNameMQTT, PortMQTT),
 		containerPort(PortNameMQTTS, PortMQTTS),
 		containerPort(PortNameWS, PortWS),
 		containerPort(PortNameWSS, PortWSS),
-		containerPort(PortNameDashboard, PortDashboard),
 	}
+}
+
+// apiPorts are the dashboard and, on 4.x, the management listener.
+func apiPorts(major string) []corev1.ContainerPort {
+	ports := []corev1.ContainerPort{containerPort(PortNameDashboard, PortDashboard)}
 	if major == Major4 {
 		ports = append(ports, containerPort(PortNameManagement, PortManagement))
 	}
 	return ports
+}
+
+// clientPorts are the MQTT listeners and the API ports.
+func clientPorts(major string) []corev1.ContainerPort {
+	return append(mqttPorts(), apiPorts(major)...)
 }
 
 // containerPorts are all ports of the EMQX container.
