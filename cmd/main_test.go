@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,22 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
-}
+// One API server for the package's tests.
+var testCfg *rest.Config
 
-// The manager binary's wiring starts against a real API server and serves
-// its probes and metrics.
-func TestManagerServesHealthAndMetrics(t *testing.T) {
+func TestMain(m *testing.M) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		assets = filepath.Join("..", "bin", "k8s")
@@ -39,16 +32,35 @@ func TestManagerServesHealthAndMetrics(t *testing.T) {
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()
-		t.Fatalf("start envtest (run `make envtest`): %v", err)
+		fmt.Fprintf(os.Stderr, "start envtest (run `make envtest`): %v\n", err)
+		os.Exit(1)
 	}
-	t.Cleanup(func() { _ = env.Stop() })
+	testCfg = cfg
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
 
-	fs := newFlagSet()
-	o := bindFlags(fs)
-	probe, metrics := freeAddr(t), freeAddr(t)
-	if err := fs.Parse([]string{"--health-probe-bind-address", probe, "--metrics-bind-address", metrics, "--resync-interval", "1m", "--max-concurrent-reconciles", "2"}); err != nil {
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+// startManager runs the manager binary's wiring with the given flags until
+// the test ends.
+func startManager(t *testing.T, cfg *rest.Config, args ...string) {
+	t.Helper()
+	fs := newFlagSet()
+	o := bindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	o.skipNameValidation = true
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, o) }()
@@ -63,7 +75,14 @@ func TestManagerServesHealthAndMetrics(t *testing.T) {
 			t.Error("manager did not stop")
 		}
 	})
+}
 
+// The manager starts against a real API server and serves its probes and
+// metrics.
+func TestManagerServesHealthAndMetrics(t *testing.T) {
+	probe, metrics := freeAddr(t), freeAddr(t)
+	startManager(t, testCfg, "--health-probe-bind-address", probe, "--metrics-bind-address", metrics,
+		"--resync-interval", "1m", "--max-concurrent-reconciles", "2", "--kube-api-qps", "20", "--kube-api-burst", "40")
 	for _, check := range []struct{ url, want string }{
 		{"http://" + probe + "/healthz", "ok"},
 		{"http://" + probe + "/readyz", "ok"},
@@ -88,7 +107,7 @@ func poll(t *testing.T, url string) string {
 			if resp.StatusCode == http.StatusOK {
 				return string(body)
 			}
-			err = &httpError{resp.StatusCode}
+			err = fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: %v", url, err)
@@ -96,7 +115,3 @@ func poll(t *testing.T, url string) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
-type httpError struct{ code int }
-
-func (e *httpError) Error() string { return http.StatusText(e.code) }

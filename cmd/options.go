@@ -16,6 +16,9 @@ type options struct {
 	brokerTimeout           time.Duration
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
+	// skipNameValidation lets tests run several managers in one process;
+	// controller names are registered process-wide.
+	skipNameValidation bool
 }
 
 // newFlagSet is a flag set that reports errors instead of exiting.
