@@ -151,16 +151,28 @@ func findBan(bans []broker.Ban, as broker.BanKind, who string) (broker.Ban, bool
 	return broker.Ban{}, false
 }
 
+// farFuture is where an end time stops meaning anything: the v4 driver
+// stores a permanent ban as 2100-01-01 and reads any end from then on back
+// as permanent, so both sides of a comparison are normalised the same way.
+var farFuture = time.Unix(4102444800, 0)
+
 // banMatches compares what matters of a ban at the broker's one-second
 // resolution.
 func banMatches(have, want broker.Ban) bool {
 	if have.Reason != want.Reason {
 		return false
 	}
-	if have.Until.IsZero() || want.Until.IsZero() {
-		return have.Until.IsZero() == want.Until.IsZero()
+	norm := func(t time.Time) time.Time {
+		if !t.IsZero() && !t.Before(farFuture) {
+			return time.Time{}
+		}
+		return t
 	}
-	d := have.Until.Sub(want.Until)
+	hu, wu := norm(have.Until), norm(want.Until)
+	if hu.IsZero() || wu.IsZero() {
+		return hu.IsZero() == wu.IsZero()
+	}
+	d := hu.Sub(wu)
 	return d < time.Second && d > -time.Second
 }
 
