@@ -47,6 +47,12 @@ func (r *MQTTBanReconciler) reconcileBan(ctx context.Context, b *mqttv1.MQTTBan)
 		msg = "ban expired at " + until.UTC().Format(time.RFC3339)
 	} else {
 		err = r.applyBan(ctx, b, until)
+		// An end that passed during the call is an expiry, not a failure
+		// (v5 refuses to create a ban that has already ended).
+		if err != nil && !until.IsZero() && !until.After(timeNow()) {
+			expired, err = true, nil
+			msg = "ban expired at " + until.UTC().Format(time.RFC3339)
+		}
 	}
 	setExpired(b, expired, until)
 	res, err := summarize(&b.Status.CommonStatus, b.Generation, err, msg, &r.Options)
