@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,10 +41,14 @@ func TestManagerWorksWithGeneratedRBAC(t *testing.T) {
 	if err := yaml.Unmarshal(data, &role); err != nil {
 		t.Fatal(err)
 	}
-	role.Name = "rbac-test-manager-role"
+	role.Name = ""
+	role.GenerateName = "rbac-test-manager-role-"
 	const sa = "system:serviceaccount:mqtt-operator-system:controller-manager"
-	for _, o := range []client.Object{&role, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "rbac-test"},
+	if err := admin.Create(ctx, &role); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []client.Object{&rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "rbac-test-"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: sa}},
 	}} {
@@ -72,7 +77,7 @@ func TestManagerWorksWithGeneratedRBAC(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = tb.Close() })
 
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rbac-test"}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rbac-test-%d", time.Now().UnixNano())}}
 	ref := mqttv1.BrokerReference{Name: "emqx"}
 	objs := []client.Object{
 		ns,

@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"time"
+
+	"github.com/onsi/gomega"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,10 +81,11 @@ func TestUserPasswordRotation(t *testing.T) {
 			if e.canConnect("c-app", "app-user", "first-secret") {
 				t.Fatal("the old password is still accepted after rotation")
 			}
-			_ = e.get(&u, "app")
-			if u.Status.PasswordHash == hash {
-				t.Fatal("status password hash did not change on rotation")
-			}
+			// The broker is written before the status: wait for the status too.
+			e.g.Eventually(func() string {
+				_ = e.get(&u, "app")
+				return u.Status.PasswordHash
+			}, waitFor, 100*time.Millisecond).ShouldNot(gomega.Equal(hash), "status password hash did not change on rotation")
 		})
 	}
 }

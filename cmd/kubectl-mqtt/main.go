@@ -1,0 +1,67 @@
+// Command kubectl-mqtt is a kubectl plugin for mqtt-operator: installed on
+// the PATH it runs as `kubectl mqtt status|credentials|reconcile|version`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mqttoperator/mqtt-operator/internal/plugin"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	c := cli{ctx: ctx, newClient: kubeClient, clock: clock.RealClock{}, version: buildVersion()}
+	code := c.run(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// kubeClient builds a client from the kubeconfig the way kubectl does
+// ($KUBECONFIG, ~/.kube/config, or the in-cluster config), honouring
+// --kubeconfig and --context, and returns the context's namespace.
+func kubeClient(k kubeFlags) (client.Client, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = k.Kubeconfig
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.Context})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("load kubeconfig: %w", err)
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		return nil, "", fmt.Errorf("read the namespace of the kubeconfig context: %w", err)
+	}
+	cfg.UserAgent = "kubectl-mqtt/" + buildVersion()
+	scheme, err := plugin.NewScheme()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, "", fmt.Errorf("create a Kubernetes client: %w", err)
+	}
+	return c, ns, nil
+}
+
+// buildVersion is the -ldflags version, else the module version Go recorded.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,172 @@
+package helmtest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/strvals"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Values given as a -f file reach the Deployment and the manager's flags.
+func TestValuesOverrideDeployment(t *testing.T) {
+	vals, err := chartutil.ReadValues([]byte(`
+image: {repository: registry.example/mqtt-operator, tag: v9.9.9, pullPolicy: Always}
+imagePullSecrets: [{name: regcred}]
+replicaCount: 3
+resources:
+  requests: {cpu: 100m, memory: 128Mi}
+  limits: {cpu: "1", memory: 1Gi}
+nodeSelector: {kubernetes.io/os: linux}
+tolerations: [{key: dedicated, operator: Equal, value: mqtt, effect: NoSchedule}]
+podAnnotations: {prometheus.io/scrape: "true"}
+podLabels: {team: iot, app.kubernetes.io/name: hijack}
+resyncInterval: 90s
+maxConcurrentReconciles: 8
+brokerTimeout: 2500ms
+kubeAPIQPS: 12.5
+kubeAPIBurst: 40
+logLevel: debug
+extraArgs: [--zap-devel]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := one[*appsv1.Deployment](t, render(t, vals).objects)
+	pod := d.Spec.Template
+	c := pod.Spec.Containers[0]
+
+	if *d.Spec.Replicas != 3 {
+		t.Errorf("replicas = %d, want 3", *d.Spec.Replicas)
+	}
+	if c.Image != "registry.example/mqtt-operator:v9.9.9" || c.ImagePullPolicy != corev1.PullAlways {
+		t.Errorf("image %q pull %q, want registry.example/mqtt-operator:v9.9.9 pull Always", c.Image, c.ImagePullPolicy)
+	}
+	if d := cmp.Diff([]corev1.LocalObjectReference{{Name: "regcred"}}, pod.Spec.ImagePullSecrets); d != "" {
+		t.Errorf("imagePullSecrets (-want +got):\n%s", d)
+	}
+	wantRes := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+	}
+	if d := cmp.Diff(wantRes.String(), c.Resources.String()); d != "" {
+		t.Errorf("resources (-want +got):\n%s", d)
+	}
+	if pod.Spec.NodeSelector["kubernetes.io/os"] != "linux" || len(pod.Spec.Tolerations) != 1 || pod.Spec.Tolerations[0].Value != "mqtt" {
+		t.Errorf("scheduling not applied: nodeSelector %v tolerations %v", pod.Spec.NodeSelector, pod.Spec.Tolerations)
+	}
+	if pod.Annotations["prometheus.io/scrape"] != "true" || pod.Labels["team"] != "iot" {
+		t.Errorf("pod annotations %v labels %v lack the given ones", pod.Annotations, pod.Labels)
+	}
+	if got := pod.Labels["app.kubernetes.io/name"]; got != "mqtt-operator" {
+		t.Errorf("podLabels overrode the selector label app.kubernetes.io/name: %q", got)
+	}
+
+	wantArgs := []string{
+		"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
+		"--resync-interval=90s", "--max-concurrent-reconciles=8", "--broker-timeout=2500ms",
+		"--kube-api-qps=12.5", "--kube-api-burst=40", "--zap-log-level=debug", "--zap-devel",
+	}
+	if d := cmp.Diff(wantArgs, c.Args); d != "" {
+		t.Errorf("args (-want +got):\n%s", d)
+	}
+}
+
+// Numbers given with --set arrive as int64, not float64, and still render as
+// plain integers.
+func TestSetFlagsOnCommandLine(t *testing.T) {
+	vals, err := strvals.Parse("replicaCount=2,maxConcurrentReconciles=1000000,kubeAPIQPS=7,kubeAPIBurst=20,logLevel=3,metrics.port=9090")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := render(t, vals)
+	d := one[*appsv1.Deployment](t, r.objects)
+	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+	for _, want := range []string{
+		"--max-concurrent-reconciles=1000000 ", "--kube-api-qps=7 ", "--kube-api-burst=20 ",
+		"--zap-log-level=3", "--metrics-bind-address=:9090 ",
+	} {
+		if !strings.Contains(args+" ", want) {
+			t.Errorf("args %q lack %q", args, want)
+		}
+	}
+	if *d.Spec.Replicas != 2 {
+		t.Errorf("replicas = %d, want 2", *d.Spec.Replicas)
+	}
+	if p := one[*corev1.Service](t, r.objects).Spec.Ports[0]; p.Port != 9090 {
+		t.Errorf("metrics Service port = %d, want 9090", p.Port)
+	}
+	if p := d.Spec.Template.Spec.Containers[0].Ports[0]; p.Name != "metrics" || p.ContainerPort != 9090 {
+		t.Errorf("container port %+v, want metrics 9090", p)
+	}
+}
+
+// metrics.enabled=false drops the Service and switches the endpoint off;
+// serviceAccount.create=false binds the roles to the named existing account.
+func TestMetricsAndServiceAccountOff(t *testing.T) {
+	vals, err := strvals.Parse("metrics.enabled=false,serviceAccount.create=false,serviceAccount.name=ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := render(t, vals)
+	if n := len(all[*corev1.Service](r.objects)); n != 0 {
+		t.Errorf("%d Services rendered with metrics off, want 0", n)
+	}
+	if n := len(all[*corev1.ServiceAccount](r.objects)); n != 0 {
+		t.Errorf("%d ServiceAccounts rendered with serviceAccount.create=false, want 0", n)
+	}
+	spec := one[*appsv1.Deployment](t, r.objects).Spec.Template.Spec
+	c := spec.Containers[0]
+	if !strings.Contains(strings.Join(c.Args, " "), "--metrics-bind-address=0") {
+		t.Errorf("args %v lack --metrics-bind-address=0", c.Args)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].Name != "probes" {
+		t.Errorf("container ports %+v, want only probes", c.Ports)
+	}
+	if spec.ServiceAccountName != "ops" {
+		t.Errorf("serviceAccountName = %q, want ops", spec.ServiceAccountName)
+	}
+	for _, s := range [][]rbacv1.Subject{one[*rbacv1.ClusterRoleBinding](t, r.objects).Subjects, one[*rbacv1.RoleBinding](t, r.objects).Subjects} {
+		if len(s) != 1 || s[0].Name != "ops" {
+			t.Errorf("binding subjects %+v, want the ServiceAccount ops", s)
+		}
+	}
+}
+
+// values.schema.json (and the chart's own checks) refuse bad values before
+// anything is rendered, naming the value at fault.
+func TestBadValuesRejected(t *testing.T) {
+	for _, tc := range []struct {
+		set  string
+		want []string // all in the error
+	}{
+		{"replicaCount=two", []string{"at '/replicaCount': got string, want integer"}},
+		{"resyncInterval=5 minutes", []string{"at '/resyncInterval'", "does not match pattern"}},
+		{"kubeAPIQPS=fast", []string{"at '/kubeAPIQPS': got string, want number"}},
+		{"image.pullPolicy=Sometimes", []string{"at '/image/pullPolicy'", "Sometimes"}},
+		{"replicas=2", []string{"additional properties 'replicas' not allowed"}},
+		{"metrics.port=8081", []string{"at '/metrics/port'"}},
+		{"replicaCount=2,leaderElect=false", []string{"replicaCount > 1 needs leaderElect: true"}},
+	} {
+		t.Run(tc.set, func(t *testing.T) {
+			vals, err := strvals.Parse(tc.set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = install(vals)
+			if err == nil {
+				t.Fatalf("--set %s was accepted", tc.set)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
