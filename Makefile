@@ -71,6 +71,7 @@ dev: build envtest ## Local control plane + CRDs + test broker + operator + samp
 build: manifests generate fmt vet ## Build the manager, the test broker and the kubectl plugin into bin/.
 	$(GO) build -o $(LOCALBIN)/manager ./cmd
 	$(GO) build -o $(LOCALBIN)/testbroker ./cmd/testbroker
+	$(GO) build -o $(LOCALBIN)/kubectl-mqtt ./cmd/kubectl-mqtt
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig.

@@ -4,6 +4,12 @@ package v1alpha1
 // before the object disappears.
 const Finalizer = "mqtt.mqttoperator.io/finalizer"
 
+// ReconcileRequestedAtAnnotation asks the operator to reconcile an object
+// now (kubectl mqtt reconcile sets it). Its value is the RFC 3339 time of
+// the request; the controllers react to any change of an object's
+// annotations.
+const ReconcileRequestedAtAnnotation = "mqtt.mqttoperator.io/reconcile-requested-at"
+
 // Condition types, following kstatus so Flux and Argo CD read health correctly.
 const (
 	// ConditionReady is True only when the broker holds exactly what the spec says.

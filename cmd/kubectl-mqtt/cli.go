@@ -249,10 +249,10 @@ func (c cli) run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	msg := strings.Join(strings.Fields(err.Error()), " ")
-	fmt.Fprintf(stderr, "error: %s\n", msg)
+	_, _ = fmt.Fprintf(stderr, "error: %s\n", msg)
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintln(stderr, "Run 'kubectl mqtt --help' for usage.")
+		_, _ = fmt.Fprintln(stderr, "Run 'kubectl mqtt --help' for usage.")
 		return exitUsage
 	}
 	return exitError
@@ -275,8 +275,7 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if len(rest) == 0 {
-			fmt.Fprint(stderr, topUsage)
-			fmt.Fprintln(stderr)
+			_, _ = io.WriteString(stderr, topUsage+"\n")
 		}
 		return usagef("no command given: want one of status, credentials, reconcile, version")
 	case "help":

@@ -147,17 +147,20 @@ func FormatCredentials(cr Credentials, output string) []byte {
 
 // shellQuote leaves words of safe characters alone and single-quotes the rest.
 func shellQuote(s string) string {
-	safe := true
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
+	if strings.IndexFunc(s, needsQuoting) < 0 {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// needsQuoting reports whether a POSIX shell could treat r specially.
+func needsQuoting(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return false
+	default:
+		return !strings.ContainsRune("@%+=:,./_-", r)
+	}
 }
 
 // readySummary describes the Ready condition for an error message.

@@ -18,9 +18,8 @@ import (
 )
 
 // ReconcileRequestedAtAnnotation asks the operator to reconcile an object
-// now. Its value is the RFC 3339 time of the request; the controllers react
-// to any change of an object's annotations.
-const ReconcileRequestedAtAnnotation = "mqtt.mqttoperator.io/reconcile-requested-at"
+// now; see the API package.
+const ReconcileRequestedAtAnnotation = mqttv1.ReconcileRequestedAtAnnotation
 
 // NewScheme returns a scheme holding the built-in kinds and the MQTT kinds.
 func NewScheme() (*runtime.Scheme, error) {

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -49,9 +50,10 @@ type StatusOptions struct {
 // StatusRow is one object in the status output. It is also the JSON shape of
 // -o json.
 type StatusRow struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
 	// Broker is the referenced MQTTBroker: its name, or namespace/name when
 	// it lives in another namespace. Empty for an MQTTBroker.
 	Broker string `json:"broker,omitempty"`
@@ -151,7 +153,7 @@ func CollectStatus(ctx context.Context, c client.Reader, opts StatusOptions) ([]
 		}
 		for _, o := range objs {
 			row := summarize(o, k.brokerRef(o))
-			row.Kind, row.kindIndex = k.Kind, kindIndex(k)
+			row.APIVersion, row.Kind, row.kindIndex = mqttv1.GroupVersion.String(), k.Kind, kindIndex(k)
 			rows = append(rows, row)
 		}
 	}
@@ -209,12 +211,13 @@ func summarize(o statusObject, ref *mqttv1.BrokerReference) StatusRow {
 }
 
 func writeTable(w io.Writer, rows []StatusRow, now time.Time, opts StatusOptions) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
 	header := []string{"KIND", "NAME", "BROKER", "READY", "REASON", "MESSAGE", "AGE"}
 	if opts.AllNamespaces {
 		header = slices.Insert(header, 1, "NAMESPACE")
 	}
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	lines := [][]string{header}
 	for _, r := range rows {
 		msg := oneLine(r.Message)
 		if opts.Output != OutputWide {
@@ -224,9 +227,17 @@ func writeTable(w io.Writer, rows []StatusRow, now time.Time, opts StatusOptions
 		if opts.AllNamespaces {
 			cells = slices.Insert(cells, 1, r.Namespace)
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		lines = append(lines, cells)
 	}
-	return tw.Flush()
+	for _, l := range lines {
+		// Writes to a bytes.Buffer do not fail.
+		_, _ = io.WriteString(tw, strings.Join(l, "\t")+"\n")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 func age(created metav1.Time, now time.Time) string {

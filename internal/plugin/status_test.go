@@ -161,11 +161,11 @@ func TestStatusJSONIsMachineReadable(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
-	if len(got.Items) != 9 {
-		t.Fatalf("got %d items, want 9", len(got.Items))
+	if len(got.Items) != 8 {
+		t.Fatalf("got %d items, want 8", len(got.Items))
 	}
 	dash := got.Items[1]
-	if dash.Kind != "MQTTUser" || dash.Name != "dashboard" || dash.Ready != "False" || !dash.Stalled || dash.Reconciling ||
+	if dash.APIVersion != "mqtt.mqttoperator.io/v1alpha1" || dash.Kind != "MQTTUser" || dash.Name != "dashboard" || dash.Ready != "False" || !dash.Stalled || dash.Reconciling ||
 		dash.Reason != mqttv1.ReasonSecretNotFound || !strings.Contains(dash.Message, "operator retries on its own") {
 		t.Errorf("dashboard row = %+v", dash)
 	}
