@@ -72,6 +72,11 @@ func (r *MQTTACLReconciler) reconcileACL(ctx context.Context, a *mqttv1.MQTTACL)
 		}
 		a.Status.BrokerResult = successResult("ReplaceRules", timeNow())
 		r.clearCaches(ctx, cl, subject)
+	} else if a.Status.BrokerResult == nil {
+		// The broker held these rules already: they are ours from now on,
+		// and deleting the MQTTACL removes them.
+		r.recorder.Eventf(a, nil, corev1.EventTypeNormal, "Adopted", "GetRules", "adopted the %d rules of %s already on the broker", len(have), a.Status.Subject)
+		a.Status.BrokerResult = successResult("GetRules", timeNow())
 	}
 	a.Status.RuleCount = int32(len(a.Spec.Rules))
 	return nil

@@ -136,3 +136,27 @@ func TestACLConflict(t *testing.T) {
 		t.Fatalf("rules for all after hand-over = %+v, %v", got, err)
 	}
 }
+
+// Rules already on the broker that equal the spec are adopted, and deleting
+// the MQTTACL removes them like rules it wrote itself.
+func TestACLAdoptsExistingRules(t *testing.T) {
+	for _, api := range apis {
+		t.Run(string(api), func(t *testing.T) {
+			e := newEnv(t, api)
+			cl := e.brokerClient()
+			subject := broker.Subject{Kind: broker.ByUsername, Name: "legacy"}
+			if err := cl.ReplaceRules(e.ctx, subject, []broker.Rule{{Topic: "l/#", Action: broker.ActionPublish, Permission: broker.Allow}}); err != nil {
+				t.Fatal(err)
+			}
+			e.create(&mqttv1.MQTTACL{ObjectMeta: metav1.ObjectMeta{Name: "legacy"}, Spec: mqttv1.MQTTACLSpec{BrokerRef: e.ref(),
+				Subject: mqttv1.ACLSubject{Username: "legacy"}, Rules: []mqttv1.ACLRule{rule("l/#", mqttv1.ACLActionPublish, mqttv1.ACLAllow)}}})
+			e.waitReady(&mqttv1.MQTTACL{}, "legacy")
+			e.expectEvent("legacy", "Adopted")
+			e.deleteAndWait(&mqttv1.MQTTACL{}, "legacy")
+			got, err := cl.GetRules(e.ctx, subject)
+			if err != nil || len(got) != 0 {
+				t.Fatalf("rules after deleting the adopting MQTTACL = %+v, %v; want none", got, err)
+			}
+		})
+	}
+}

@@ -109,6 +109,12 @@ func (r *MQTTBanReconciler) applyBan(ctx context.Context, b *mqttv1.MQTTBan, unt
 	}
 	current, found := findBan(bans, want.As, want.Who)
 	if found && banMatches(current, want) {
+		if b.Status.BrokerResult == nil {
+			// The broker held this ban already: it is ours from now on, and
+			// deleting the MQTTBan lifts it.
+			r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Adopted", "ListBans", "adopted the ban of %s %q already on the broker", want.As, want.Who)
+			b.Status.BrokerResult = successResult("ListBans", timeNow())
+		}
 		return nil
 	}
 	if err := r.writeBan(ctx, cl, want, found); err != nil {

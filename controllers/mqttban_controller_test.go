@@ -76,3 +76,23 @@ func TestBanDisconnectsLiveSessions(t *testing.T) {
 		})
 	}
 }
+
+// A matching ban already on the broker is adopted and lifted with the MQTTBan.
+func TestBanAdoptsExisting(t *testing.T) {
+	e := newEnv(t, broker.APIv5)
+	cl := e.brokerClient()
+	if err := cl.CreateBan(e.ctx, broker.Ban{As: broker.BanClientID, Who: "old", Reason: "legacy"}); err != nil {
+		t.Fatal(err)
+	}
+	e.create(&mqttv1.MQTTBan{ObjectMeta: metav1.ObjectMeta{Name: "old"}, Spec: mqttv1.MQTTBanSpec{BrokerRef: e.ref(), As: mqttv1.BanClientID, Who: "old", Reason: "legacy"}})
+	e.waitReady(&mqttv1.MQTTBan{}, "old")
+	e.expectEvent("old", "Adopted")
+	e.deleteAndWait(&mqttv1.MQTTBan{}, "old")
+	bans, err := cl.ListBans(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findBan(bans, broker.BanClientID, "old"); ok {
+		t.Fatal("the adopted ban was not lifted when its MQTTBan was deleted")
+	}
+}
