@@ -5,7 +5,10 @@
 // a real kube-apiserver.
 //
 // It is a separate Go module so that Helm's dependencies stay out of the
-// operator's go.mod. Run it with:
+// operator's go.mod. Run it from the repository root, after `make envtest`:
 //
-//	cd hack/helmtest && KUBEBUILDER_ASSETS=$PWD/../../bin/k8s go test ./... -count=1
+//	cd hack/helmtest && go test ./... -count=1
+//
+// KUBEBUILDER_ASSETS, when set, names the directory of kube-apiserver and
+// etcd; it defaults to bin/k8s.
 package helmtest

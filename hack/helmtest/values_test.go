@@ -13,9 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// Values given as a -f file reach the Deployment and the manager's flags.
-func TestValuesOverrideDeployment(t *testing.T) {
-	vals, err := chartutil.ReadValues([]byte(`
+// overrideValues sets the image, scheduling, resources and every operator
+// flag, as a -f values file would.
+const overrideValues = `
 image: {repository: registry.example/mqtt-operator, tag: v9.9.9, pullPolicy: Always}
 imagePullSecrets: [{name: regcred}]
 replicaCount: 3
@@ -33,7 +33,11 @@ kubeAPIQPS: 12.5
 kubeAPIBurst: 40
 logLevel: debug
 extraArgs: [--zap-devel]
-`))
+`
+
+// Values given as a -f file reach the Deployment and the manager's flags.
+func TestValuesOverrideDeployment(t *testing.T) {
+	vals, err := chartutil.ReadValues([]byte(overrideValues))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +152,10 @@ func TestBadValuesRejected(t *testing.T) {
 		{"replicaCount=two", []string{"at '/replicaCount': got string, want integer"}},
 		{"resyncInterval=5 minutes", []string{"at '/resyncInterval'", "does not match pattern"}},
 		{"kubeAPIQPS=fast", []string{"at '/kubeAPIQPS': got string, want number"}},
-		{"image.pullPolicy=Sometimes", []string{"at '/image/pullPolicy'", "Sometimes"}},
+		{"image.pullPolicy=Sometimes", []string{"at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'"}},
 		{"replicas=2", []string{"additional properties 'replicas' not allowed"}},
-		{"metrics.port=8081", []string{"at '/metrics/port'"}},
+		{"metrics.port=8081", []string{"metrics.port 8081 is taken by the health probes"}},
+		{"metrics.port=70000", []string{"at '/metrics/port': maximum: got 70,000, want 65,535"}},
 		{"replicaCount=2,leaderElect=false", []string{"replicaCount > 1 needs leaderElect: true"}},
 	} {
 		t.Run(tc.set, func(t *testing.T) {
@@ -162,6 +167,7 @@ func TestBadValuesRejected(t *testing.T) {
 			if err == nil {
 				t.Fatalf("--set %s was accepted", tc.set)
 			}
+			t.Logf("rejected: %v", err)
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
