@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"os"
 	"path/filepath"
 	"testing"
@@ -66,7 +67,8 @@ func TestManagerWorksWithGeneratedRBAC(t *testing.T) {
 	if err := op.List(ctx, &corev1.NodeList{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("listing nodes as the operator: %v, want Forbidden", err)
 	}
-	startManager(t, asOperator, "--health-probe-bind-address", "0", "--metrics-bind-address", "0", "--resync-interval", "5s")
+	metrics := freeAddr(t)
+	startManager(t, asOperator, "--health-probe-bind-address", "0", "--metrics-bind-address", metrics, "--resync-interval", "5s")
 
 	tb, err := testbroker.New(testbroker.Options{})
 	if err != nil {
@@ -105,6 +107,19 @@ func TestManagerWorksWithGeneratedRBAC(t *testing.T) {
 			return apimeta.IsStatusConditionTrue(obj.(mqttv1.StatusAccess).GetCommonStatus().Conditions, mqttv1.ConditionReady)
 		}, 30*time.Second, 100*time.Millisecond).Should(gomega.BeTrue(), "%T %s did not become Ready as the operator's service account", o, o.GetName())
 	}
+	// The broker calls and the objects show on the metrics endpoint.
+	body := poll(t, "http://"+metrics+"/metrics")
+	for _, want := range []string{
+		`mqtt_operator_broker_requests_total{broker="` + ns.Name + `/emqx",code="201",operation="CreateUser"}`,
+		`mqtt_operator_broker_request_duration_seconds_bucket{broker="` + ns.Name + `/emqx",operation="Health"`,
+		`mqtt_operator_objects{kind="MQTTUser",ready="True"}`,
+		`mqtt_operator_drift_corrections_total{kind="MQTTUser"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
 	var sts metav1.PartialObjectMetadata
 	sts.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("StatefulSet"))
 	g.Eventually(func() error {

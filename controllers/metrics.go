@@ -80,4 +80,9 @@ func registerMetrics(reader client.Reader) {
 	}
 	metricsRegistered = true
 	metrics.Registry.MustRegister(brokerRequests, brokerLatency, driftCorrections, objectCollector{reader: reader})
+	// Start every kind's series at zero so rate() and alerts see them
+	// before the first repair.
+	for _, kind := range []string{"MQTTUser", "MQTTACL", "MQTTBan"} {
+		driftCorrections.WithLabelValues(kind)
+	}
 }
