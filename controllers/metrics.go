@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,19 +71,30 @@ func (c objectCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-var metricsRegistered bool
+var (
+	metricsOnce sync.Once
+	collectorMu sync.Mutex
+	collector   prometheus.Collector
+)
 
 // registerMetrics adds the operator's metrics to controller-runtime's
-// registry, which the manager serves.
+// registry, which the manager serves. The object gauge reads the cache of
+// the manager being set up, replacing an earlier manager's (tests run
+// several in one process).
 func registerMetrics(reader client.Reader) {
-	if metricsRegistered {
-		return
+	metricsOnce.Do(func() {
+		metrics.Registry.MustRegister(brokerRequests, brokerLatency, driftCorrections)
+		// Start every kind's series at zero so rate() and alerts see them
+		// before the first repair.
+		for _, kind := range []string{"MQTTUser", "MQTTACL", "MQTTBan"} {
+			driftCorrections.WithLabelValues(kind)
+		}
+	})
+	collectorMu.Lock()
+	defer collectorMu.Unlock()
+	if collector != nil {
+		metrics.Registry.Unregister(collector)
 	}
-	metricsRegistered = true
-	metrics.Registry.MustRegister(brokerRequests, brokerLatency, driftCorrections, objectCollector{reader: reader})
-	// Start every kind's series at zero so rate() and alerts see them
-	// before the first repair.
-	for _, kind := range []string{"MQTTUser", "MQTTACL", "MQTTBan"} {
-		driftCorrections.WithLabelValues(kind)
-	}
+	collector = objectCollector{reader: reader}
+	metrics.Registry.MustRegister(collector)
 }
