@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -47,21 +48,9 @@ func brokerReadinessChanged() predicate.Predicate {
 		return o.Status.IsReady(o.Generation) != n.Status.IsReady(n.Generation) ||
 			o.Status.MQTTHost != n.Status.MQTTHost || o.Status.MQTTPort != n.Status.MQTTPort ||
 			o.Status.APIURL != n.Status.APIURL ||
-			!equalStrings(o.Spec.AllowedNamespaces, n.Spec.AllowedNamespaces) ||
+			!slices.Equal(o.Spec.AllowedNamespaces, n.Spec.AllowedNamespaces) ||
 			apimeta.IsStatusConditionTrue(n.Status.Conditions, mqttv1.ConditionReady) != apimeta.IsStatusConditionTrue(o.Status.Conditions, mqttv1.ConditionReady)
 	}}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // isGone reports whether a broker reference cannot lead to a broker that

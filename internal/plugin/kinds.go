@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -62,68 +63,28 @@ var kinds = []Kind{
 		Kind:      "MQTTBroker",
 		names:     []string{"mqttbroker", "mqttbrokers", "mqb"},
 		newObject: func() client.Object { return &mqttv1.MQTTBroker{} },
-		list: func(ctx context.Context, c client.Reader, opts ...client.ListOption) ([]statusObject, error) {
-			var l mqttv1.MQTTBrokerList
-			if err := c.List(ctx, &l, opts...); err != nil {
-				return nil, err
-			}
-			out := make([]statusObject, 0, len(l.Items))
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-			return out, nil
-		},
+		list:      listOf(func() client.ObjectList { return &mqttv1.MQTTBrokerList{} }),
 		brokerRef: func(client.Object) *mqttv1.BrokerReference { return nil },
 	},
 	{
 		Kind:      "MQTTUser",
 		names:     []string{"mqttuser", "mqttusers", "mqu"},
 		newObject: func() client.Object { return &mqttv1.MQTTUser{} },
-		list: func(ctx context.Context, c client.Reader, opts ...client.ListOption) ([]statusObject, error) {
-			var l mqttv1.MQTTUserList
-			if err := c.List(ctx, &l, opts...); err != nil {
-				return nil, err
-			}
-			out := make([]statusObject, 0, len(l.Items))
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-			return out, nil
-		},
+		list:      listOf(func() client.ObjectList { return &mqttv1.MQTTUserList{} }),
 		brokerRef: func(o client.Object) *mqttv1.BrokerReference { return &o.(*mqttv1.MQTTUser).Spec.BrokerRef },
 	},
 	{
 		Kind:      "MQTTACL",
 		names:     []string{"mqttacl", "mqttacls", "mqacl"},
 		newObject: func() client.Object { return &mqttv1.MQTTACL{} },
-		list: func(ctx context.Context, c client.Reader, opts ...client.ListOption) ([]statusObject, error) {
-			var l mqttv1.MQTTACLList
-			if err := c.List(ctx, &l, opts...); err != nil {
-				return nil, err
-			}
-			out := make([]statusObject, 0, len(l.Items))
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-			return out, nil
-		},
+		list:      listOf(func() client.ObjectList { return &mqttv1.MQTTACLList{} }),
 		brokerRef: func(o client.Object) *mqttv1.BrokerReference { return &o.(*mqttv1.MQTTACL).Spec.BrokerRef },
 	},
 	{
 		Kind:      "MQTTBan",
 		names:     []string{"mqttban", "mqttbans", "mqban"},
 		newObject: func() client.Object { return &mqttv1.MQTTBan{} },
-		list: func(ctx context.Context, c client.Reader, opts ...client.ListOption) ([]statusObject, error) {
-			var l mqttv1.MQTTBanList
-			if err := c.List(ctx, &l, opts...); err != nil {
-				return nil, err
-			}
-			out := make([]statusObject, 0, len(l.Items))
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-			return out, nil
-		},
+		list:      listOf(func() client.ObjectList { return &mqttv1.MQTTBanList{} }),
 		brokerRef: func(o client.Object) *mqttv1.BrokerReference { return &o.(*mqttv1.MQTTBan).Spec.BrokerRef },
 	},
 }
@@ -202,4 +163,20 @@ func KindNames() string {
 		parts = append(parts, strings.Join(k.names, "|"))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// listOf lists one kind's objects as statusObjects.
+func listOf(newList func() client.ObjectList) func(context.Context, client.Reader, ...client.ListOption) ([]statusObject, error) {
+	return func(ctx context.Context, c client.Reader, opts ...client.ListOption) ([]statusObject, error) {
+		l := newList()
+		if err := c.List(ctx, l, opts...); err != nil {
+			return nil, err
+		}
+		var out []statusObject
+		err := apimeta.EachListItem(l, func(o runtime.Object) error {
+			out = append(out, o.(statusObject))
+			return nil
+		})
+		return out, err
+	}
 }

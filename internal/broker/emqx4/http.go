@@ -50,7 +50,7 @@ func decodeReply(status int, body []byte) (*envelope, string, *broker.Error) {
 			Message: "reply is not a v4 JSON envelope: " + emqxapi.Text(body), Err: err,
 		}
 	}
-	msg := messageText(env.Message)
+	msg := emqxapi.MessageText(env.Message)
 	if env.Code == nil {
 		if len(env.Message) == 0 {
 			return nil, strconv.Itoa(status), &broker.Error{
@@ -95,20 +95,6 @@ func statusError(status int, body []byte) *broker.Error {
 		be.ReasonOverride = "RouteNotFound"
 	}
 	return be
-}
-
-// messageText is the broker's message as text whether it was sent as a
-// string or as some other JSON value.
-func messageText(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return string(raw)
 }
 
 // decodeData unmarshals an envelope's data into out, reporting a reply the

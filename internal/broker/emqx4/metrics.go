@@ -3,7 +3,6 @@ package emqx4
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/internal/emqxapi"
@@ -48,22 +47,9 @@ func (c *Client) Health(ctx context.Context) (broker.Info, error) {
 	if err != nil {
 		return broker.Info{}, err
 	}
-	var nodes []struct {
-		Version    string `json:"version"`
-		NodeStatus string `json:"node_status"`
-	}
+	var nodes []emqxapi.NodeStatus
 	if err := decodeData(op, env, &nodes); err != nil {
 		return broker.Info{}, err
 	}
-	var info broker.Info
-	for i, n := range nodes {
-		if i == 0 {
-			info.Version = n.Version
-		}
-		info.Nodes++
-		if strings.EqualFold(n.NodeStatus, "running") {
-			info.RunningNodes++
-		}
-	}
-	return info, nil
+	return emqxapi.NodesInfo(nodes), nil
 }

@@ -110,7 +110,7 @@ func itemErrors(op string, n int, data json.RawMessage) ([]error, error) {
 			continue
 		}
 		code := strconv.FormatInt(*it.Code, 10)
-		out[i] = &broker.Error{Op: op, Class: broker.CodeClass(code), Code: code, HTTPStatus: http.StatusOK, Message: messageText(it.Message)}
+		out[i] = &broker.Error{Op: op, Class: broker.CodeClass(code), Code: code, HTTPStatus: http.StatusOK, Message: emqxapi.MessageText(it.Message)}
 	}
 	return out, nil
 }

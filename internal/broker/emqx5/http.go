@@ -57,7 +57,7 @@ func classify(status int, body []byte) (string, *broker.Error) {
 	var e apiError
 	msg := emqxapi.Text(body)
 	if json.Unmarshal(body, &e) == nil {
-		if m := messageText(e.Message); m != "" {
+		if m := emqxapi.MessageText(e.Message); m != "" {
 			msg = m
 		}
 	}
@@ -126,18 +126,6 @@ func missingPrerequisite(msg string) bool {
 		}
 	}
 	return false
-}
-
-func messageText(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return string(raw)
 }
 
 // page is a paginated list reply.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/internal/emqxapi"
@@ -50,22 +49,9 @@ func (n *nodeCounters) UnmarshalJSON(b []byte) error {
 // Health reads /nodes: the version is the first node's, and a node counts
 // as running when its node_status says so.
 func (c *Client) Health(ctx context.Context) (broker.Info, error) {
-	var nodes []struct {
-		Version    string `json:"version"`
-		NodeStatus string `json:"node_status"`
-	}
+	var nodes []emqxapi.NodeStatus
 	if _, err := c.call(ctx, "Health", http.MethodGet, emqxapi.Path("nodes"), nil, nil, &nodes); err != nil {
 		return broker.Info{}, err
 	}
-	var info broker.Info
-	for i, n := range nodes {
-		if i == 0 {
-			info.Version = n.Version
-		}
-		info.Nodes++
-		if strings.EqualFold(n.NodeStatus, "running") {
-			info.RunningNodes++
-		}
-	}
-	return info, nil
+	return emqxapi.NodesInfo(nodes), nil
 }

@@ -70,7 +70,7 @@ func (r publishReply) result(op string, status int) broker.PublishResult {
 		class = broker.ClassTransient
 	}
 	return broker.PublishResult{ID: r.ID, Err: &broker.Error{
-		Op: op, Class: class, Code: broker.ReasonCode(rc), HTTPStatus: status, Message: messageText(r.Message),
+		Op: op, Class: class, Code: broker.ReasonCode(rc), HTTPStatus: status, Message: emqxapi.MessageText(r.Message),
 	}}
 }
 
@@ -234,7 +234,7 @@ func bulkFailures(op string, rs []broker.SubscribeRequest, index []int, reply js
 			if _, done := out[i]; done || rs[i].Topic != topic {
 				continue
 			}
-			out[i] = &broker.Error{Op: op, Class: broker.ClassRejected, HTTPStatus: http.StatusOK, Message: "subscribe failed: " + messageText(f.Reason)}
+			out[i] = &broker.Error{Op: op, Class: broker.ClassRejected, HTTPStatus: http.StatusOK, Message: "subscribe failed: " + emqxapi.MessageText(f.Reason)}
 			break
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 )
@@ -79,4 +80,41 @@ func SumMetrics(stats, metrics []Counters) broker.Metrics {
 		m.MessagesDropped += x["messages.dropped"]
 	}
 	return m
+}
+
+// MessageText is a broker's message as text, whether it was sent as a JSON
+// string or as some other JSON value (v4 prints Erlang terms, v5 sometimes
+// nests objects).
+func MessageText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// NodeStatus is what both APIs report of a node for a health check.
+type NodeStatus struct {
+	Version    string `json:"version"`
+	NodeStatus string `json:"node_status"`
+}
+
+// NodesInfo summarises nodes: the version is the first node's, and a node
+// counts as running when its status says so.
+func NodesInfo(nodes []NodeStatus) broker.Info {
+	var info broker.Info
+	for i, n := range nodes {
+		if i == 0 {
+			info.Version = n.Version
+		}
+		info.Nodes++
+		if strings.EqualFold(n.NodeStatus, "running") {
+			info.RunningNodes++
+		}
+	}
+	return info
 }
