@@ -9,9 +9,12 @@ import (
 type ACLAction string
 
 const (
-	ACLActionPublish   ACLAction = "publish"
+	// ACLActionPublish governs PUBLISH.
+	ACLActionPublish ACLAction = "publish"
+	// ACLActionSubscribe governs SUBSCRIBE.
 	ACLActionSubscribe ACLAction = "subscribe"
-	ACLActionAll       ACLAction = "all"
+	// ACLActionAll governs both.
+	ACLActionAll ACLAction = "all"
 )
 
 // ACLPermission is a rule's verdict.
@@ -19,8 +22,10 @@ const (
 type ACLPermission string
 
 const (
+	// ACLAllow lets a matching action through.
 	ACLAllow ACLPermission = "allow"
-	ACLDeny  ACLPermission = "deny"
+	// ACLDeny refuses a matching action.
+	ACLDeny ACLPermission = "deny"
 )
 
 // ACLSubject is who the rules apply to: exactly one of username, clientid or all.
@@ -82,6 +87,7 @@ type MQTTACLSpec struct {
 
 // MQTTACLStatus is what the operator last observed and applied.
 type MQTTACLStatus struct {
+	// CommonStatus holds observedGeneration and the conditions.
 	CommonStatus `json:",inline"`
 
 	// Subject is the subject in printable form: username:<name>, clientid:<id> or all.
@@ -109,7 +115,9 @@ type MQTTACL struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   MQTTACLSpec   `json:"spec"`
+	// Spec is the desired state.
+	Spec MQTTACLSpec `json:"spec"`
+	// Status is what the operator observed and applied.
 	Status MQTTACLStatus `json:"status,omitempty"`
 }
 
@@ -118,7 +126,8 @@ type MQTTACL struct {
 type MQTTACLList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []MQTTACL `json:"items"`
+	// Items are the listed objects.
+	Items []MQTTACL `json:"items"`
 }
 
 // SubjectKey is the subject in printable form, also used to detect two

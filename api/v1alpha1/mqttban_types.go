@@ -9,8 +9,11 @@ import (
 type BanKind string
 
 const (
+	// BanClientID bans an MQTT client identifier.
 	BanClientID BanKind = "clientid"
+	// BanUsername bans a CONNECT username.
 	BanUsername BanKind = "username"
+	// BanPeerHost bans a client IP address.
 	BanPeerHost BanKind = "peerhost"
 )
 
@@ -49,6 +52,7 @@ type MQTTBanSpec struct {
 
 // MQTTBanStatus is what the operator last observed and applied.
 type MQTTBanStatus struct {
+	// CommonStatus holds observedGeneration and the conditions.
 	CommonStatus `json:",inline"`
 
 	// Until is the end of the ban as applied; empty for a permanent ban.
@@ -74,7 +78,9 @@ type MQTTBan struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   MQTTBanSpec   `json:"spec"`
+	// Spec is the desired state.
+	Spec MQTTBanSpec `json:"spec"`
+	// Status is what the operator observed and applied.
 	Status MQTTBanStatus `json:"status,omitempty"`
 }
 
@@ -83,5 +89,6 @@ type MQTTBan struct {
 type MQTTBanList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []MQTTBan `json:"items"`
+	// Items are the listed objects.
+	Items []MQTTBan `json:"items"`
 }

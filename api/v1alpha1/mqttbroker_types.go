@@ -133,15 +133,21 @@ type ExternalBroker struct {
 
 // BrokerMetrics is a small summary read from the broker's stats and metrics.
 type BrokerMetrics struct {
-	Connections      int64 `json:"connections"`
-	Subscriptions    int64 `json:"subscriptions"`
+	// Connections is the number of connected clients.
+	Connections int64 `json:"connections"`
+	// Subscriptions is the number of subscriptions.
+	Subscriptions int64 `json:"subscriptions"`
+	// MessagesReceived counts messages received from clients.
 	MessagesReceived int64 `json:"messagesReceived"`
-	MessagesSent     int64 `json:"messagesSent"`
-	MessagesDropped  int64 `json:"messagesDropped"`
+	// MessagesSent counts messages delivered to clients.
+	MessagesSent int64 `json:"messagesSent"`
+	// MessagesDropped counts messages the broker dropped.
+	MessagesDropped int64 `json:"messagesDropped"`
 }
 
 // MQTTBrokerStatus is what the operator last observed.
 type MQTTBrokerStatus struct {
+	// CommonStatus holds observedGeneration and the conditions.
 	CommonStatus `json:",inline"`
 
 	// Mode is Managed or External.
@@ -162,9 +168,10 @@ type MQTTBrokerStatus struct {
 	// ReadyReplicas is the number of ready nodes (managed) or running nodes (external).
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
-	// MQTTHost and MQTTPort are where MQTT clients connect.
+	// MQTTHost is where MQTT clients connect.
 	// +optional
 	MQTTHost string `json:"mqttHost,omitempty"`
+	// MQTTPort is the plain MQTT port clients connect to.
 	// +optional
 	MQTTPort int32 `json:"mqttPort,omitempty"`
 	// CredentialsSecretName is the generated API credentials Secret (managed mode).
@@ -194,7 +201,9 @@ type MQTTBroker struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   MQTTBrokerSpec   `json:"spec"`
+	// Spec is the desired state.
+	Spec MQTTBrokerSpec `json:"spec"`
+	// Status is what the operator observed and applied.
 	Status MQTTBrokerStatus `json:"status,omitempty"`
 }
 
@@ -203,7 +212,8 @@ type MQTTBroker struct {
 type MQTTBrokerList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []MQTTBroker `json:"items"`
+	// Items are the listed objects.
+	Items []MQTTBroker `json:"items"`
 }
 
 // AllowsNamespace reports whether objects in ns may reference this broker.

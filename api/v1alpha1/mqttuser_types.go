@@ -55,6 +55,7 @@ type MQTTUserSpec struct {
 
 // MQTTUserStatus is what the operator last observed and applied.
 type MQTTUserStatus struct {
+	// CommonStatus holds observedGeneration and the conditions.
 	CommonStatus `json:",inline"`
 
 	// Username is the login applied on the broker.
@@ -86,7 +87,9 @@ type MQTTUser struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   MQTTUserSpec   `json:"spec"`
+	// Spec is the desired state.
+	Spec MQTTUserSpec `json:"spec"`
+	// Status is what the operator observed and applied.
 	Status MQTTUserStatus `json:"status,omitempty"`
 }
 
@@ -95,7 +98,8 @@ type MQTTUser struct {
 type MQTTUserList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []MQTTUser `json:"items"`
+	// Items are the listed objects.
+	Items []MQTTUser `json:"items"`
 }
 
 // EffectiveUsername is spec.username, or metadata.name when it is unset.
