@@ -16,6 +16,7 @@ type options struct {
 	brokerTimeout           time.Duration
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
+	maxRetryDelay           time.Duration
 	// skipNameValidation lets tests run several managers in one process;
 	// controller names are registered process-wide.
 	skipNameValidation bool
@@ -32,6 +33,7 @@ func bindFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace.")
 	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Reconciles run at once per kind.")
 	fs.DurationVar(&o.resyncInterval, "resync-interval", 5*time.Minute, "How often a ready object is checked against the broker to repair drift (jittered).")
+	fs.DurationVar(&o.maxRetryDelay, "max-retry-delay", time.Minute, "Longest backoff between retries after transient failures, such as an unreachable broker.")
 	fs.DurationVar(&o.brokerTimeout, "broker-timeout", 10*time.Second, "Upper bound of one broker API call, retries included.")
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API.")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API.")

@@ -54,6 +54,7 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 		ResyncInterval:          o.resyncInterval,
 		BrokerTimeout:           o.brokerTimeout,
 		MaxConcurrentReconciles: o.maxConcurrentReconciles,
+		MaxRetryDelay:           o.maxRetryDelay,
 	}); err != nil {
 		return err
 	}

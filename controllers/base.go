@@ -8,7 +8,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -120,7 +119,7 @@ func (r *base) setup(mgr ctrl.Manager, name string, obj client.Object, newList f
 		Watches(&mqttv1.MQTTBroker{}, enqueueByBroker(mgr.GetClient(), newList), builder.WithPredicates(brokerReadinessChanged())).
 		Watches(obj.DeepCopyObject().(client.Object), enqueueClaimants(mgr.GetClient(), newList, claim), builder.WithPredicates(claimChanged())).
 		WatchesRawSource(source.Channel(r.drift, &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		WithOptions(r.controllerOptions()).
 		Named(name)
 	if more != nil {
 		bld = more(bld)

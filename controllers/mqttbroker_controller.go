@@ -10,7 +10,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -126,7 +125,7 @@ func (r *MQTTBrokerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	bld := ctrl.NewControllerManagedBy(mgr).
 		For(&mqttv1.MQTTBroker{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.brokersOfSecret)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
+		WithOptions(r.controllerOptions()).
 		Named("mqttbroker")
 	return r.ownManaged(bld).Complete(r)
 }

@@ -3,10 +3,11 @@ package controllers
 import (
 	"time"
 
-	"github.com/onsi/gomega"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/onsi/gomega"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

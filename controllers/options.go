@@ -4,6 +4,11 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
@@ -22,6 +27,9 @@ type Options struct {
 	// WaitInterval is how long to wait before looking again at an object
 	// whose broker is not ready.
 	WaitInterval time.Duration
+	// MaxRetryDelay caps the exponential backoff after transient failures,
+	// so an object whose broker comes back is retried within this long.
+	MaxRetryDelay time.Duration
 }
 
 func (o *Options) defaults() {
@@ -36,6 +44,9 @@ func (o *Options) defaults() {
 	}
 	if o.WaitInterval <= 0 {
 		o.WaitInterval = 15 * time.Second
+	}
+	if o.MaxRetryDelay <= 0 {
+		o.MaxRetryDelay = time.Minute
 	}
 }
 
@@ -68,4 +79,17 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("add drift scanner: %w", err)
 	}
 	return nil
+}
+
+// controllerOptions are the workqueue settings every controller uses: the
+// default backoff starts at 5ms but grows to 16 minutes, far too long to
+// notice a broker that is back, so it is capped at MaxRetryDelay.
+func (o *Options) controllerOptions() controller.Options {
+	return controller.Options{
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		RateLimiter: workqueue.NewTypedMaxOfRateLimiter(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](100*time.Millisecond, o.MaxRetryDelay),
+			&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+		),
+	}
 }
