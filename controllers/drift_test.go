@@ -24,13 +24,15 @@ func TestDriftRepaired(t *testing.T) {
 			e.waitReady(&mqttv1.MQTTACL{}, "dev")
 			e.waitReady(&mqttv1.MQTTBan{}, "ban")
 			cl := e.brokerClient()
-			within := 2*testResync + 5*time.Second
+			within := 2*testResync + 15*time.Second
 
 			if err := cl.DeleteUser(e.ctx, broker.ByUsername, "dev"); err != nil {
 				t.Fatal(err)
 			}
+			start := time.Now()
 			e.g.Eventually(func() bool { return e.canConnect("c1", "dev", "dev-password") }, within, 200*time.Millisecond).Should(gomega.BeTrue(),
 				"a user deleted on the broker was not put back")
+			t.Logf("user put back %v after its deletion (resync interval %v)", time.Since(start).Round(100*time.Millisecond), testResync)
 
 			e.tb.Wipe()
 			e.g.Eventually(func() bool { return e.canConnect("c1", "dev", "dev-password") }, within, 200*time.Millisecond).Should(gomega.BeTrue(),

@@ -44,7 +44,7 @@ func TestBanExpires(t *testing.T) {
 		t.Run(string(api), func(t *testing.T) {
 			e := newEnv(t, api)
 			e.userWithPassword("dev", "dev-password")
-			until := metav1.NewTime(time.Now().Add(4 * time.Second))
+			until := metav1.NewTime(time.Now().Add(8 * time.Second))
 			e.create(&mqttv1.MQTTBan{ObjectMeta: metav1.ObjectMeta{Name: "short"}, Spec: mqttv1.MQTTBanSpec{BrokerRef: e.ref(), As: mqttv1.BanUsername, Who: "dev", Until: &until}})
 			e.waitReady(&mqttv1.MQTTBan{}, "short")
 			if e.canConnect("c1", "dev", "dev-password") {
