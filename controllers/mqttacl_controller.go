@@ -86,6 +86,12 @@ func (r *MQTTACLReconciler) reconcileACL(ctx context.Context, a *mqttv1.MQTTACL)
 // connected clients so the new rules apply at once rather than after the
 // broker's cache TTL. Failures only delay the change, so they are logged.
 func (r *MQTTACLReconciler) clearCaches(ctx context.Context, cl broker.Client, s broker.Subject) {
+	if f, ok := cl.(broker.AuthzCacheFlusher); ok && s.Kind == broker.ByAll {
+		if err := f.ClearAllAuthzCaches(ctx); err != nil {
+			log.FromContext(ctx).Info("cannot clear the authorization caches", "error", err.Error())
+		}
+		return
+	}
 	var ids []string
 	switch s.Kind {
 	case broker.ByClientID:

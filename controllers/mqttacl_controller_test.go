@@ -160,3 +160,36 @@ func TestACLAdoptsExistingRules(t *testing.T) {
 		})
 	}
 }
+
+// Rules for all clients apply to live connections at once after a change:
+// the operator clears every client's authorization cache (v5 in one call,
+// v4 client by client).
+func TestACLForAllClearsEveryCache(t *testing.T) {
+	for _, api := range apis {
+		t.Run(string(api), func(t *testing.T) {
+			e := newEnv(t, api)
+			e.userWithPassword("alice", "alice-password")
+			e.userWithPassword("bob", "bob-password")
+			e.create(&mqttv1.MQTTACL{ObjectMeta: metav1.ObjectMeta{Name: "everyone"}, Spec: mqttv1.MQTTACLSpec{BrokerRef: e.ref(),
+				Subject: mqttv1.ACLSubject{All: true}, Rules: []mqttv1.ACLRule{
+					rule("data/#", mqttv1.ACLActionSubscribe, mqttv1.ACLAllow),
+					rule("data/secret", mqttv1.ACLActionPublish, mqttv1.ACLDeny),
+					rule("data/#", mqttv1.ACLActionPublish, mqttv1.ACLAllow),
+				}}})
+			e.waitReady(&mqttv1.MQTTACL{}, "everyone")
+			sub := e.mustConnect("c-bob", "bob", "bob-password")
+			if rc, err := sub.Subscribe(e.ctx, "data/#"); err != nil || rc >= 0x80 {
+				t.Fatalf("subscribe refused: rc=%#x err=%v", rc, err)
+			}
+			pub := e.mustConnect("c-alice", "alice", "alice-password")
+			if e.published(pub, sub, "data/secret") {
+				t.Fatal("a deny rule for all clients did not stop the publish")
+			}
+			var a mqttv1.MQTTACL
+			e.update(&a, "everyone", func() { a.Spec.Rules[1].Permission = mqttv1.ACLAllow })
+			e.waitReady(&mqttv1.MQTTACL{}, "everyone")
+			e.g.Eventually(func() bool { return e.published(pub, sub, "data/secret") }, waitFor, 100*time.Millisecond).Should(gomega.BeTrue(),
+				"the changed rule did not reach the live connection (authorization cache not cleared)")
+		})
+	}
+}

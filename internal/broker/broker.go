@@ -309,3 +309,10 @@ type Cluster interface {
 	// ForceLeave removes a node; one that is gone already is not an error.
 	ForceLeave(ctx context.Context, node string) error
 }
+
+// AuthzCacheFlusher is implemented by drivers whose API clears every
+// client's cached authorization results in one call (v5); others clear
+// them client by client.
+type AuthzCacheFlusher interface {
+	ClearAllAuthzCaches(ctx context.Context) error
+}

@@ -84,3 +84,12 @@ func (c *Client) ClearAuthzCache(ctx context.Context, clientID string) error {
 	}
 	return err
 }
+
+var _ broker.AuthzCacheFlusher = (*Client)(nil)
+
+// ClearAllAuthzCaches calls DELETE /authorization/cache, which clears
+// every connected client's cache on every node in one request.
+func (c *Client) ClearAllAuthzCaches(ctx context.Context) error {
+	_, err := c.call(ctx, "ClearAllAuthzCaches", http.MethodDelete, emqxapi.Path("authorization", "cache"), nil, nil, nil)
+	return err
+}

@@ -41,3 +41,15 @@ func TestNodesAndForceLeave(t *testing.T) {
 		t.Fatalf("ForceLeave refused by the broker: class %q (%v), want Rejected", broker.ClassOf(err), err)
 	}
 }
+
+func TestClearAllAuthzCaches(t *testing.T) {
+	s := brokertest.NewServer(t)
+	s.On(http.MethodDelete, "/api/v5/authorization/cache", brokertest.Reply{Status: 204})
+	c, _ := newTestClient(t, s)
+	if err := c.ClearAllAuthzCaches(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Calls(); len(got) != 1 || got[0] != "DELETE /api/v5/authorization/cache" {
+		t.Fatalf("calls = %v", got)
+	}
+}
