@@ -12,23 +12,6 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker/internal/emqxapi"
 )
 
-// wireClient holds the client fields the domain needs.
-type wireClient struct {
-	ClientID    string          `json:"clientid"`
-	Username    string          `json:"username"`
-	Node        string          `json:"node"`
-	Connected   bool            `json:"connected"`
-	IPAddress   string          `json:"ip_address"`
-	ConnectedAt json.RawMessage `json:"connected_at"`
-}
-
-func (w wireClient) info() broker.ClientInfo {
-	return broker.ClientInfo{
-		ClientID: w.ClientID, Username: w.Username, Node: w.Node,
-		Connected: w.Connected, IPAddress: w.IPAddress, ConnectedAt: parseTime(w.ConnectedAt),
-	}
-}
-
 // parseTime reads v4 timestamps: "YYYY-MM-DD HH:MM:SS" in the node's local
 // time zone, which the API does not name, so it is taken as UTC; RFC 3339
 // and epoch seconds or milliseconds are accepted too.
@@ -54,13 +37,13 @@ func parseTime(raw json.RawMessage) time.Time {
 }
 
 func decodeClients(op string, data json.RawMessage) ([]broker.ClientInfo, error) {
-	var ws []wireClient
+	var ws []emqxapi.WireClient
 	if err := decodeData(op, &envelope{Data: data}, &ws); err != nil {
 		return nil, err
 	}
 	out := make([]broker.ClientInfo, 0, len(ws))
 	for _, w := range ws {
-		out = append(out, w.info())
+		out = append(out, w.Info(parseTime))
 	}
 	return out, nil
 }

@@ -2,29 +2,12 @@ package emqx5
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/internal/emqxapi"
 )
-
-type wireClient struct {
-	ClientID    string          `json:"clientid"`
-	Username    string          `json:"username"`
-	Node        string          `json:"node"`
-	Connected   bool            `json:"connected"`
-	IPAddress   string          `json:"ip_address"`
-	ConnectedAt json.RawMessage `json:"connected_at"`
-}
-
-func (w wireClient) info() broker.ClientInfo {
-	return broker.ClientInfo{
-		ClientID: w.ClientID, Username: w.Username, Node: w.Node,
-		Connected: w.Connected, IPAddress: w.IPAddress, ConnectedAt: parseTime(w.ConnectedAt),
-	}
-}
 
 // ListClients reads every page of the cluster's client list.
 func (c *Client) ListClients(ctx context.Context, f broker.ClientFilter) ([]broker.ClientInfo, error) {
@@ -35,13 +18,13 @@ func (c *Client) ListClients(ctx context.Context, f broker.ClientFilter) ([]brok
 	if f.Username != "" {
 		q.Set("username", f.Username)
 	}
-	ws, err := list[wireClient](ctx, c, "ListClients", emqxapi.Path("clients"), q)
+	ws, err := list[emqxapi.WireClient](ctx, c, "ListClients", emqxapi.Path("clients"), q)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]broker.ClientInfo, 0, len(ws))
 	for _, w := range ws {
-		out = append(out, w.info())
+		out = append(out, w.Info(parseTime))
 	}
 	return out, nil
 }
@@ -52,11 +35,11 @@ func (c *Client) GetClient(ctx context.Context, clientID string) (broker.ClientI
 	if clientID == "" {
 		return broker.ClientInfo{}, &broker.Error{Op: op, Class: broker.ClassNotFound, Message: "client not found"}
 	}
-	var w wireClient
+	var w emqxapi.WireClient
 	if _, err := c.call(ctx, op, http.MethodGet, emqxapi.Path("clients", clientID), nil, nil, &w); err != nil {
 		return broker.ClientInfo{}, err
 	}
-	return w.info(), nil
+	return w.Info(parseTime), nil
 }
 
 // KickClient disconnects the client and discards its session; an unknown

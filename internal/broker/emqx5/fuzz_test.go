@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
+	"github.com/mqttoperator/mqtt-operator/internal/broker/internal/emqxapi"
 )
 
 // FuzzDecodeReply feeds arbitrary replies through the error classifier and
@@ -54,10 +55,10 @@ func FuzzDecodeReply(f *testing.F) {
 				_ = broker.RulesEquivalent(fromWire(r.Rules), nil)
 			}
 		}
-		var clients page[wireClient]
+		var clients page[emqxapi.WireClient]
 		if json.Unmarshal(body, &clients) == nil {
 			for _, c := range clients.Data {
-				_ = c.info()
+				_ = c.Info(parseTime)
 			}
 		}
 		var replies []publishReply

@@ -180,34 +180,17 @@ func (c *Client) SubscribeBatch(ctx context.Context, rs []broker.SubscribeReques
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	out := make([]error, len(rs))
-	for _, g := range groupByClient(rs) {
-		if g.clientID == "" {
-			for _, i := range g.index {
-				out[i] = invalid(op, "client id must not be empty")
-			}
-			continue
-		}
+	return c.perClientBatch(op, rs, func(g group) (map[int]error, error) {
 		body := make([]map[string]any, len(g.index))
 		for j, i := range g.index {
 			body[j] = map[string]any{"topic": rs[i].Topic, "qos": rs[i].QoS}
 		}
 		var reply json.RawMessage
-		_, err := c.call(ctx, op, http.MethodPost, emqxapi.Path("clients", g.clientID, "subscribe", "bulk"), nil, body, &reply)
-		if err != nil {
-			if !perClient(err) {
-				return nil, err
-			}
-			for _, i := range g.index {
-				out[i] = err
-			}
-			continue
+		if _, err := c.call(ctx, op, http.MethodPost, emqxapi.Path("clients", g.clientID, "subscribe", "bulk"), nil, body, &reply); err != nil {
+			return nil, err
 		}
-		for i, e := range bulkFailures(op, rs, g.index, reply) {
-			out[i] = e
-		}
-	}
-	return out, nil
+		return bulkFailures(op, rs, g.index, reply), nil
+	})
 }
 
 // bulkFailures reads a /subscribe/bulk reply. All-success is a list; any
@@ -248,6 +231,21 @@ func (c *Client) UnsubscribeBatch(ctx context.Context, rs []broker.SubscribeRequ
 	if len(rs) == 0 {
 		return nil, nil
 	}
+	return c.perClientBatch(op, rs, func(g group) (map[int]error, error) {
+		body := make([]map[string]string, len(g.index))
+		for j, i := range g.index {
+			body[j] = map[string]string{"topic": rs[i].Topic}
+		}
+		_, err := c.call(ctx, op, http.MethodPost, emqxapi.Path("clients", g.clientID, "unsubscribe", "bulk"), nil, body, nil)
+		return nil, err
+	})
+}
+
+// perClientBatch runs send once per client of rs (v5 batches are per
+// client) and returns one result per request, in request order. A client
+// the broker refuses fails only its own requests; any other failure fails
+// the whole batch.
+func (c *Client) perClientBatch(op string, rs []broker.SubscribeRequest, send func(group) (map[int]error, error)) ([]error, error) {
 	out := make([]error, len(rs))
 	for _, g := range groupByClient(rs) {
 		if g.clientID == "" {
@@ -256,11 +254,7 @@ func (c *Client) UnsubscribeBatch(ctx context.Context, rs []broker.SubscribeRequ
 			}
 			continue
 		}
-		body := make([]map[string]string, len(g.index))
-		for j, i := range g.index {
-			body[j] = map[string]string{"topic": rs[i].Topic}
-		}
-		_, err := c.call(ctx, op, http.MethodPost, emqxapi.Path("clients", g.clientID, "unsubscribe", "bulk"), nil, body, nil)
+		failures, err := send(g)
 		if err != nil {
 			if !perClient(err) {
 				return nil, err
@@ -268,6 +262,10 @@ func (c *Client) UnsubscribeBatch(ctx context.Context, rs []broker.SubscribeRequ
 			for _, i := range g.index {
 				out[i] = err
 			}
+			continue
+		}
+		for i, e := range failures {
+			out[i] = e
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 )
@@ -117,4 +118,24 @@ func NodesInfo(nodes []NodeStatus) broker.Info {
 		}
 	}
 	return info
+}
+
+// WireClient holds the fields of a client object that the domain needs;
+// both APIs name them alike.
+type WireClient struct {
+	ClientID    string          `json:"clientid"`
+	Username    string          `json:"username"`
+	Node        string          `json:"node"`
+	Connected   bool            `json:"connected"`
+	IPAddress   string          `json:"ip_address"`
+	ConnectedAt json.RawMessage `json:"connected_at"`
+}
+
+// Info maps the wire object to the domain, reading the connection time
+// with the API's own timestamp parser.
+func (w WireClient) Info(parseTime func(json.RawMessage) time.Time) broker.ClientInfo {
+	return broker.ClientInfo{
+		ClientID: w.ClientID, Username: w.Username, Node: w.Node,
+		Connected: w.Connected, IPAddress: w.IPAddress, ConnectedAt: parseTime(w.ConnectedAt),
+	}
 }
