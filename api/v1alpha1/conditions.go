@@ -21,6 +21,9 @@ const (
 	ConditionStalled = "Stalled"
 	// ConditionExpired is True on an MQTTBan whose end time has passed.
 	ConditionExpired = "Expired"
+	// ConditionSuspended is True while spec.suspend holds the object's
+	// reconciliation; the other conditions keep what was last observed.
+	ConditionSuspended = "Suspended"
 )
 
 // Condition reasons set by the operator itself. Broker rejections use the
@@ -45,4 +48,17 @@ const (
 	ReasonActive           = "Active"
 	ReasonInvalidSpec      = "InvalidSpec"
 	ReasonRollingOut       = "RollingOut"
+	ReasonSuspended        = "Suspended"
+	ReasonPasswordUnknown  = "PasswordUnknown"
+)
+
+// Labels the operator puts on objects it generates.
+const (
+	// LabelManagedBy marks every object the operator generates, with value
+	// ManagedByValue. The manager caches only the Secrets that carry it.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of LabelManagedBy.
+	ManagedByValue = "mqtt-operator"
+	// LabelUser names the MQTTUser a generated credentials Secret belongs to.
+	LabelUser = "mqtt.mqttoperator.io/user"
 )

@@ -83,6 +83,15 @@ type MQTTACLSpec struct {
 	// +kubebuilder:validation:MaxItems=100
 	// +listType=atomic
 	Rules []ACLRule `json:"rules"`
+	// DeletionPolicy says whether deleting this object deletes the
+	// subject's rules on the broker.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+	// Suspend stops the operator from changing the broker for this object
+	// until it is false again; the status says so.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
 }
 
 // MQTTACLStatus is what the operator last observed and applied.

@@ -48,6 +48,15 @@ type MQTTBanSpec struct {
 	// Disconnect kicks live sessions of a banned client id at once.
 	// +optional
 	Disconnect bool `json:"disconnect,omitempty"`
+	// DeletionPolicy says whether deleting this object lifts the ban on the
+	// broker.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+	// Suspend stops the operator from changing the broker for this object
+	// until it is false again; the status says so.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
 }
 
 // MQTTBanStatus is what the operator last observed and applied.

@@ -34,6 +34,11 @@ type MQTTBrokerSpec struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=256
 	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
+	// Suspend stops the operator from changing this broker or its managed
+	// objects until it is false again; the status says so. Objects that use
+	// the broker are not suspended by it.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
 }
 
 // ManagedBroker is EMQX run by the operator.

@@ -51,6 +51,38 @@ type MQTTUserSpec struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+	// KeepExistingPassword adopts a user that already exists on the broker
+	// without knowing its password (EMQX never returns passwords, so an
+	// imported user's password cannot be read). While it is true and
+	// passwordSecretRef is unset, the operator generates no password and
+	// never changes the broker user's password; the user must exist on the
+	// broker. Setting passwordSecretRef later takes the password over.
+	// +optional
+	KeepExistingPassword bool `json:"keepExistingPassword,omitempty"`
+	// DisconnectOnPasswordChange kicks the user's live sessions after its
+	// password changed on the broker, so that a rotated-out credential stops
+	// working at once. EMQX otherwise keeps sessions that authenticated with
+	// the old password.
+	// +optional
+	DisconnectOnPasswordChange bool `json:"disconnectOnPasswordChange,omitempty"`
+	// SecretTemplate adds labels and annotations to the generated
+	// credentials Secret, for tools such as reflector or external-secrets.
+	// +optional
+	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
+	// Suspend stops the operator from changing the broker for this object
+	// until it is false again; the status says so.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// SecretTemplate is metadata copied onto a Secret the operator generates.
+type SecretTemplate struct {
+	// Labels to add. Labels the operator sets itself take precedence.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations to add.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // MQTTUserStatus is what the operator last observed and applied.
@@ -61,6 +93,11 @@ type MQTTUserStatus struct {
 	// Username is the login applied on the broker.
 	// +optional
 	Username string `json:"username,omitempty"`
+	// PasswordSource says where the applied password comes from: Secret
+	// (passwordSecretRef), Generated, or Broker (keepExistingPassword: the
+	// password on the broker is left as it was found).
+	// +optional
+	PasswordSource string `json:"passwordSource,omitempty"`
 	// CredentialsSecretName is the Secret that holds the password.
 	// +optional
 	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
