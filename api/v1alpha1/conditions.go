@@ -61,4 +61,9 @@ const (
 	ManagedByValue = "mqtt-operator"
 	// LabelUser names the MQTTUser a generated credentials Secret belongs to.
 	LabelUser = "mqtt.mqttoperator.io/user"
+	// LabelWatch, with value "true", is on every Secret the operator reads:
+	// the ones it generates, and the ones a spec references (it adds the
+	// label on first use). The manager's cache holds only Secrets with this
+	// label, so unrelated Secrets cost no memory.
+	LabelWatch = "mqtt.mqttoperator.io/watch"
 )
