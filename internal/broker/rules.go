@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // RulesEqual reports whether a and b are the same rules in the same order;
@@ -19,13 +20,46 @@ func RulesEqual(a, b []Rule) bool {
 	return true
 }
 
-// RulesEquivalent reports whether a and b grant the same access under
-// first-match-wins evaluation, as far as can be told without comparing
-// topic filters: it compares their CanonicalRules. Controllers should use it
-// rather than RulesEqual to decide whether a subject is in sync, because a
-// v4 broker can only return the canonical form.
+// RulesEquivalent is the one definition of "two rule lists grant the same
+// access": it reports whether a and b decide every publish and every
+// subscribe the same way under first-match-wins evaluation, as far as can be
+// told without comparing topic filters with each other. Controllers, the
+// drift scanner and the drivers' conformance suite all use it.
+//
+// A publish is decided by the rules that cover publish, in order, and
+// likewise a subscribe, so it compares those two projections. Within a
+// projection a rule whose topic appeared earlier can never match first, so
+// it is dropped. That makes the comparison indifferent to what brokers do
+// differently: v4 keeps one rule per (topic, action) and splits "all" rules,
+// and rules for different actions may interleave in any order.
 func RulesEquivalent(a, b []Rule) bool {
-	return RulesEqual(CanonicalRules(a), CanonicalRules(b))
+	for _, act := range []Action{ActionPublish, ActionSubscribe} {
+		if !slices.Equal(decisions(a, act), decisions(b, act)) {
+			return false
+		}
+	}
+	return true
+}
+
+// decision is what one reachable rule decides for one action.
+type decision struct {
+	topic      string
+	permission Permission
+}
+
+// decisions projects rules onto one action, in order, keeping only the
+// first rule of each topic.
+func decisions(rules []Rule, act Action) []decision {
+	out := make([]decision, 0, len(rules))
+	seen := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		if (r.Action != act && r.Action != ActionAll) || seen[r.Topic] {
+			continue
+		}
+		seen[r.Topic] = true
+		out = append(out, decision{r.Topic, r.Permission})
+	}
+	return out
 }
 
 // CanonicalRules rewrites rules into the one form both API versions can

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -86,6 +87,13 @@ func TestRulesEqualAndEquivalent(t *testing.T) {
 		{name: "split all", a: []Rule{all("a", Allow)}, b: []Rule{sub("a", Allow), pub("a", Allow)}, equivalent: true},
 		{name: "permission differs", a: []Rule{pub("a", Allow)}, b: []Rule{pub("a", Deny)}},
 		{name: "shadowed extra", a: []Rule{pub("a", Allow), pub("a", Deny)}, b: []Rule{pub("a", Allow)}, equivalent: true},
+		{name: "shadowed extra, other side", a: []Rule{pub("a", Allow)}, b: []Rule{pub("a", Allow), pub("a", Deny)}, equivalent: true},
+		{name: "interleaved actions", a: []Rule{pub("x", Allow), pub("y", Deny), sub("x", Allow)}, b: []Rule{all("x", Allow), pub("y", Deny)}, equivalent: true},
+		{name: "actions in any relative order", a: []Rule{pub("a", Deny), sub("b", Allow)}, b: []Rule{sub("b", Allow), pub("a", Deny)}, equivalent: true},
+		{name: "order within an action", a: []Rule{pub("a/#", Deny), pub("a/b", Allow)}, b: []Rule{pub("a/b", Allow), pub("a/#", Deny)}},
+		{name: "extra rule", a: []Rule{pub("a", Deny)}, b: []Rule{pub("a", Deny), sub("x", Deny)}},
+		{name: "all narrowed to publish", a: []Rule{all("a", Deny)}, b: []Rule{pub("a", Deny)}},
+		{name: "all after publish of the same topic", a: []Rule{pub("a", Deny), all("a", Allow)}, b: []Rule{pub("a", Deny), sub("a", Allow)}, equivalent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,5 +129,24 @@ func TestValidateRules(t *testing.T) {
 				t.Fatalf("ValidateRules = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCanonicalRulesKeepDecisions checks, over seeded random rule lists,
+// that canonicalisation never changes a decision: the canonical form is
+// what v4 stores, so a difference here would be a silent change of access.
+func TestCanonicalRulesKeepDecisions(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	topics := []string{"a", "a/#", "b", "+/x", "#"}
+	actions := []Action{ActionPublish, ActionSubscribe, ActionAll}
+	perms := []Permission{Allow, Deny}
+	for i := range 2000 {
+		rules := make([]Rule, rng.IntN(8))
+		for j := range rules {
+			rules[j] = Rule{Topic: topics[rng.IntN(len(topics))], Action: actions[rng.IntN(3)], Permission: perms[rng.IntN(2)]}
+		}
+		if c := CanonicalRules(rules); !RulesEquivalent(rules, c) {
+			t.Fatalf("case %d: CanonicalRules(%v) = %v decides differently", i, rules, c)
+		}
 	}
 }
