@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,7 @@ type options struct {
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
 	maxRetryDelay           time.Duration
+	watchNamespaces         string
 	// skipNameValidation lets tests run several managers in one process;
 	// controller names are registered process-wide.
 	skipNameValidation bool
@@ -37,5 +39,17 @@ func bindFlags(fs *flag.FlagSet) *options {
 	fs.DurationVar(&o.brokerTimeout, "broker-timeout", 10*time.Second, "Upper bound of one broker API call, retries included.")
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API.")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API.")
+	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches every namespace. With it set, the operator needs RBAC only in those namespaces.")
 	return o
+}
+
+// namespaces is --watch-namespaces as a list; nil means every namespace.
+func (o *options) namespaces() []string {
+	var out []string
+	for _, ns := range strings.Split(o.watchNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
 }

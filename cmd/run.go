@@ -35,8 +35,13 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS = float32(o.kubeAPIQPS)
 	cfg.Burst = o.kubeAPIBurst
+	cacheOpts, err := controllers.CacheOptions(o.namespaces())
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  newScheme(),
+		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
@@ -64,7 +69,8 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("add ready check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "resyncInterval", o.resyncInterval.String(), "maxConcurrentReconciles", o.maxConcurrentReconciles)
+	ctrl.Log.WithName("setup").Info("starting manager", "resyncInterval", o.resyncInterval.String(), "maxConcurrentReconciles", o.maxConcurrentReconciles,
+		"watchNamespaces", o.namespaces())
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
 	}

@@ -21,8 +21,9 @@ import (
 // connector resolves MQTTBroker references and hands out broker clients,
 // one per broker and configuration, so connections are reused.
 type connector struct {
-	c client.Client
-	o Options
+	c       client.Client
+	o       Options
+	secrets *secretReader
 
 	mu      sync.Mutex
 	clients map[types.NamespacedName]cachedClient
@@ -33,8 +34,8 @@ type cachedClient struct {
 	client broker.Client
 }
 
-func newConnector(c client.Client, o Options) *connector {
-	return &connector{c: c, o: o, clients: map[types.NamespacedName]cachedClient{}}
+func newConnector(c client.Client, direct client.Reader, o Options) *connector {
+	return &connector{c: c, o: o, secrets: &secretReader{cached: c, direct: direct}, clients: map[types.NamespacedName]cachedClient{}}
 }
 
 // brokerKey is how an object's broker reference is indexed: "ns/name".
@@ -144,8 +145,8 @@ func (k *connector) configFor(ctx context.Context, b *mqttv1.MQTTBroker) (broker
 }
 
 func (k *connector) basicAuth(ctx context.Context, ns, name string) (string, string, error) {
-	var s corev1.Secret
-	if err := k.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &s); err != nil {
+	s, err := k.secrets.get(ctx, ns, name)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", "", stalled(mqttv1.ReasonSecretNotFound, "credentials Secret %s/%s not found", ns, name)
 		}
@@ -159,8 +160,8 @@ func (k *connector) basicAuth(ctx context.Context, ns, name string) (string, str
 }
 
 func (k *connector) secretKey(ctx context.Context, ns, name, key string) ([]byte, error) {
-	var s corev1.Secret
-	if err := k.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &s); err != nil {
+	s, err := k.secrets.get(ctx, ns, name)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, stalled(mqttv1.ReasonSecretNotFound, "Secret %s/%s not found", ns, name)
 		}

@@ -99,8 +99,13 @@ type clusterClient struct {
 }
 
 func startManager(ctx context.Context, cfg *rest.Config) (func(time.Duration), error) {
+	cacheOpts, err := CacheOptions(nil)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testScheme,
+		Cache:                  cacheOpts,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},

@@ -19,19 +19,6 @@ const (
 	indexSecretName = "mqtt.spec.passwordSecretRef.name"
 )
 
-// claimKey is what two objects of one kind may not both hold on a broker.
-func userClaim(u *mqttv1.MQTTUser) string {
-	return brokerKey(u.Namespace, u.Spec.BrokerRef) + "|" + string(u.EffectiveIdentifier()) + ":" + u.EffectiveUsername()
-}
-
-func aclClaim(a *mqttv1.MQTTACL) string {
-	return brokerKey(a.Namespace, a.Spec.BrokerRef) + "|" + a.Spec.Subject.SubjectKey()
-}
-
-func banClaim(b *mqttv1.MQTTBan) string {
-	return brokerKey(b.Namespace, b.Spec.BrokerRef) + "|" + string(b.Spec.As) + ":" + b.Spec.Who
-}
-
 func registerIndexes(mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	ctx := context.Background()
@@ -53,9 +40,9 @@ func registerIndexes(mgr ctrl.Manager) error {
 			b := o.(*mqttv1.MQTTBan)
 			return []string{brokerKey(b.Namespace, b.Spec.BrokerRef)}
 		}},
-		{&mqttv1.MQTTUser{}, indexClaim, func(o client.Object) []string { return []string{userClaim(o.(*mqttv1.MQTTUser))} }},
-		{&mqttv1.MQTTACL{}, indexClaim, func(o client.Object) []string { return []string{aclClaim(o.(*mqttv1.MQTTACL))} }},
-		{&mqttv1.MQTTBan{}, indexClaim, func(o client.Object) []string { return []string{banClaim(o.(*mqttv1.MQTTBan))} }},
+		{&mqttv1.MQTTUser{}, indexClaim, func(o client.Object) []string { return []string{userKind{}.claim(o.(*mqttv1.MQTTUser)).key} }},
+		{&mqttv1.MQTTACL{}, indexClaim, func(o client.Object) []string { return []string{aclKind{}.claim(o.(*mqttv1.MQTTACL)).key} }},
+		{&mqttv1.MQTTBan{}, indexClaim, func(o client.Object) []string { return []string{banKind{}.claim(o.(*mqttv1.MQTTBan)).key} }},
 		{&mqttv1.MQTTUser{}, indexSecretName, func(o client.Object) []string {
 			u := o.(*mqttv1.MQTTUser)
 			if u.Spec.PasswordSecretRef == nil {

@@ -2,9 +2,7 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -13,25 +11,86 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 )
 
-// MQTTACLReconciler makes a subject's rules on a broker equal to an
-// MQTTACL's ordered rule list.
-type MQTTACLReconciler struct {
-	base
-}
+// An MQTTACL is the ordered authorization rule list of one subject (a
+// username, a client id, or all clients) on a broker. The subject's rules
+// on the broker are made equivalent to the spec's (broker.RulesEquivalent):
+// rules added there by other means are removed. After a change the
+// subject's connected clients have their authorization cache cleared, so
+// the rules apply at once rather than after the broker's cache TTL.
 
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttacls,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttacls/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttacls/finalizers,verbs=update
 
-// Reconcile observes the subject's rules, replaces them when they differ,
-// and reports.
-func (r *MQTTACLReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	a := &mqttv1.MQTTACL{}
-	return r.reconcileObject(ctx, req, a,
-		func(ctx context.Context) error { return r.finalize(ctx, a) },
-		func(ctx context.Context) (ctrl.Result, error) {
-			return summarize(&a.Status.CommonStatus, a.Generation, r.reconcileACL(ctx, a), "rules are on the broker", &r.Options)
-		})
+// aclKind is the MQTTACL side of reconciler; its state is the subject's
+// rules in evaluation order.
+type aclKind struct{ deps }
+
+func (k aclKind) claim(a *mqttv1.MQTTACL) claim {
+	key := a.Spec.Subject.SubjectKey()
+	return claim{key: brokerKey(a.Namespace, a.Spec.BrokerRef) + "|" + key, scope: string(subjectOf(a.Spec.Subject).Kind), entry: key,
+		what: "the rules of " + key, conflictReason: mqttv1.ReasonSubjectConflict}
+}
+
+// specState maps the spec's rules to the broker's terms in canonical form:
+// parts no message can reach are dropped, which keeps the list storable on
+// v4, whose API keeps one rule per (topic, action).
+func (k aclKind) specState(a *mqttv1.MQTTACL) []broker.Rule {
+	rules := make([]broker.Rule, 0, len(a.Spec.Rules))
+	for _, r := range a.Spec.Rules {
+		rules = append(rules, broker.Rule{Topic: r.Topic, Action: broker.Action(r.Action), Permission: broker.Permission(r.Permission)})
+	}
+	return broker.CanonicalRules(rules)
+}
+
+func (k aclKind) desired(_ context.Context, a *mqttv1.MQTTACL, _ *mqttv1.MQTTBroker) ([]broker.Rule, error) {
+	a.Status.Subject = a.Spec.Subject.SubjectKey()
+	a.Status.RuleCount = int32(len(a.Spec.Rules))
+	return k.specState(a), nil
+}
+
+func (k aclKind) observe(ctx context.Context, cl broker.Client, a *mqttv1.MQTTACL) ([]broker.Rule, bool, error) {
+	rules, err := cl.GetRules(ctx, subjectOf(a.Spec.Subject))
+	return rules, len(rules) > 0, err
+}
+
+func (k aclKind) list(ctx context.Context, cl broker.Client, acls []*mqttv1.MQTTACL) (map[string][]broker.Rule, error) {
+	out := map[string][]broker.Rule{}
+	listed := map[broker.IdentityKind]bool{}
+	for _, a := range acls {
+		kind := subjectOf(a.Spec.Subject).Kind
+		if listed[kind] {
+			continue
+		}
+		listed[kind] = true
+		bySubject, err := cl.ListRules(ctx, kind)
+		if err != nil {
+			return nil, err
+		}
+		for name, rules := range bySubject {
+			out[subjectKey(broker.Subject{Kind: kind, Name: name})] = rules
+		}
+	}
+	return out, nil
+}
+
+func (k aclKind) inSync(want, have []broker.Rule) bool { return broker.RulesEquivalent(want, have) }
+
+func (k aclKind) apply(ctx context.Context, cl broker.Client, a *mqttv1.MQTTACL, want, _ []broker.Rule, _ bool) (string, error) {
+	return "ReplaceRules", cl.ReplaceRules(ctx, subjectOf(a.Spec.Subject), want)
+}
+
+func (k aclKind) afterApply(ctx context.Context, cl broker.Client, a *mqttv1.MQTTACL, _, _ []broker.Rule, _ bool) {
+	clearCaches(ctx, cl, subjectOf(a.Spec.Subject))
+}
+
+func (k aclKind) remove(ctx context.Context, cl broker.Client, a *mqttv1.MQTTACL) error {
+	s := subjectOf(a.Spec.Subject)
+	if err := cl.DeleteRules(ctx, s); err != nil {
+		return err
+	}
+	clearCaches(ctx, cl, s)
+	return nil
 }
 
 func subjectOf(s mqttv1.ACLSubject) broker.Subject {
@@ -45,103 +104,57 @@ func subjectOf(s mqttv1.ACLSubject) broker.Subject {
 	}
 }
 
-func (r *MQTTACLReconciler) reconcileACL(ctx context.Context, a *mqttv1.MQTTACL) error {
-	a.Status.Subject = a.Spec.Subject.SubjectKey()
-	cl, err := r.holderClient(ctx, a, a.Spec.BrokerRef, &mqttv1.MQTTACLList{}, aclClaim(a), mqttv1.ReasonSubjectConflict, "subject "+a.Status.Subject)
-	if err != nil {
-		return err
+// subjectKey is the printable form of a subject, as ACLSubject.SubjectKey
+// writes it.
+func subjectKey(s broker.Subject) string {
+	if s.Kind == broker.ByAll {
+		return "all"
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
-	defer cancel()
-
-	subject := subjectOf(a.Spec.Subject)
-	want := desiredRules(a.Spec.Rules)
-	have, err := cl.GetRules(ctx, subject)
-	if err != nil {
-		return r.failed(a, &a.Status.BrokerResult, err)
-	}
-	if !rulesEquivalent(want, have) {
-		if err := cl.ReplaceRules(ctx, subject, want); err != nil {
-			return r.failed(a, &a.Status.BrokerResult, err)
-		}
-		if a.Status.ObservedGeneration == a.Generation && a.Status.IsReady(a.Generation) {
-			driftCorrections.WithLabelValues("MQTTACL").Inc()
-			r.recorder.Eventf(a, nil, corev1.EventTypeWarning, "Repaired", "ReplaceRules", "rules of %s had changed on the broker and were put back", a.Status.Subject)
-		} else {
-			r.recorder.Eventf(a, nil, corev1.EventTypeNormal, "Applied", "ReplaceRules", "applied %d rules for %s", len(want), a.Status.Subject)
-		}
-		a.Status.BrokerResult = successResult("ReplaceRules", timeNow())
-		r.clearCaches(ctx, cl, subject)
-	} else if a.Status.BrokerResult == nil {
-		// The broker held these rules already: they are ours from now on,
-		// and deleting the MQTTACL removes them.
-		r.recorder.Eventf(a, nil, corev1.EventTypeNormal, "Adopted", "GetRules", "adopted the %d rules of %s already on the broker", len(have), a.Status.Subject)
-		a.Status.BrokerResult = successResult("GetRules", timeNow())
-	}
-	a.Status.RuleCount = int32(len(a.Spec.Rules))
-	return nil
+	return string(s.Kind) + ":" + s.Name
 }
 
 // clearCaches drops the cached authorization results of the subject's
-// connected clients so the new rules apply at once rather than after the
-// broker's cache TTL. Failures only delay the change, so they are logged.
-func (r *MQTTACLReconciler) clearCaches(ctx context.Context, cl broker.Client, s broker.Subject) {
+// connected clients so that changed rules apply at once rather than after
+// the broker's cache TTL. Failures only delay the change, so they are
+// logged.
+func clearCaches(ctx context.Context, cl broker.Client, s broker.Subject) {
+	logger := log.FromContext(ctx)
 	if f, ok := cl.(broker.AuthzCacheFlusher); ok && s.Kind == broker.ByAll {
 		if err := f.ClearAllAuthzCaches(ctx); err != nil {
-			log.FromContext(ctx).Info("cannot clear the authorization caches", "error", err.Error())
+			logger.Info("cannot clear the authorization caches", "error", err.Error())
 		}
 		return
 	}
-	var ids []string
+	m := sessionMatch{}
 	switch s.Kind {
 	case broker.ByClientID:
-		ids = []string{s.Name}
-	default:
-		f := broker.ClientFilter{}
-		if s.Kind == broker.ByUsername {
-			f.Username = s.Name
-		}
-		clients, err := cl.ListClients(ctx, f)
-		if err != nil {
-			log.FromContext(ctx).Info("cannot list clients to clear their authorization cache", "error", err.Error())
-			return
-		}
-		for _, c := range clients {
-			if c.Connected {
-				ids = append(ids, c.ClientID)
-			}
-		}
+		m.clientID = s.Name
+	case broker.ByUsername:
+		m.username = s.Name
+	}
+	ids, err := liveSessions(ctx, cl, m)
+	if err != nil {
+		logger.Info("cannot list clients to clear their authorization cache", "error", err.Error())
+		return
 	}
 	for _, id := range ids {
 		if err := cl.ClearAuthzCache(ctx, id); err != nil {
-			log.FromContext(ctx).Info("cannot clear a client's authorization cache", "clientid", id, "error", err.Error())
+			logger.Info("cannot clear a client's authorization cache", "clientid", id, "error", err.Error())
 		}
 	}
 }
 
-// finalize removes the subject's rules unless they were never applied or
-// another MQTTACL takes the subject over.
-func (r *MQTTACLReconciler) finalize(ctx context.Context, a *mqttv1.MQTTACL) error {
-	if a.Status.BrokerResult == nil {
-		return nil
-	}
-	cl, err := r.cleanupClient(ctx, a, a.Spec.BrokerRef, &mqttv1.MQTTACLList{}, aclClaim(a))
-	if err != nil || cl == nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
-	defer cancel()
-	subject := subjectOf(a.Spec.Subject)
-	if err := cl.DeleteRules(ctx, subject); err != nil {
-		return fmt.Errorf("delete rules from broker: %w", err)
-	}
-	r.clearCaches(ctx, cl, subject)
-	r.recorder.Eventf(a, nil, corev1.EventTypeNormal, "Deleted", "DeleteRules", "deleted the rules of %s from the broker", a.Spec.Subject.SubjectKey())
-	return nil
+// MQTTACLReconciler reconciles MQTTACLs.
+type MQTTACLReconciler struct {
+	*reconciler[*mqttv1.MQTTACL, []broker.Rule]
+}
+
+func newACLReconciler(d deps) *MQTTACLReconciler {
+	return &MQTTACLReconciler{newReconciler(d, "MQTTACL", brokerKind[*mqttv1.MQTTACL, []broker.Rule](aclKind{d}),
+		func() *mqttv1.MQTTACL { return &mqttv1.MQTTACL{} },
+		func() client.ObjectList { return &mqttv1.MQTTACLList{} },
+		func(l client.ObjectList) []*mqttv1.MQTTACL { return itemPointers(l.(*mqttv1.MQTTACLList).Items) })}
 }
 
 // SetupWithManager needs no watches beyond the common ones.
-func (r *MQTTACLReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return r.setup(mgr, "mqttacl", &mqttv1.MQTTACL{}, func() client.ObjectList { return &mqttv1.MQTTACLList{} },
-		func(o client.Object) string { return aclClaim(o.(*mqttv1.MQTTACL)) }, r, nil)
-}
+func (r *MQTTACLReconciler) SetupWithManager(mgr ctrl.Manager) error { return r.setup(mgr, nil) }

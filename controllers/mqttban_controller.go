@@ -16,54 +16,133 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 )
 
-// MQTTBanReconciler keeps an MQTTBan's entry on a broker's banned list
-// until it expires.
-type MQTTBanReconciler struct {
-	base
-}
+// An MQTTBan is one entry of a broker's banned list: a client id, username
+// or peer address, permanent or until a time. Once its end has passed it
+// stays as an object with Expired=True; the broker drops the entry itself.
+// With spec.disconnect, sessions the ban matches are kicked at once (EMQX
+// kicks a banned client id itself, but not the sessions of a banned
+// username or address).
 
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbans,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbans/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbans/finalizers,verbs=update
 
-// Reconcile observes the banned list, adds or refreshes the entry, and
-// reports; an expired ban stays as an object with Expired=True.
-func (r *MQTTBanReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	b := &mqttv1.MQTTBan{}
-	return r.reconcileObject(ctx, req, b,
-		func(ctx context.Context) error { return r.finalize(ctx, b) },
-		func(ctx context.Context) (ctrl.Result, error) { return r.reconcileBan(ctx, b) })
+// banState is a ban as the broker holds it.
+type banState struct {
+	present bool
+	ban     broker.Ban
 }
 
-// reconcileBan applies an active ban and reports; an expired one is only
-// reported, and a ban with an end is looked at again right after it.
-func (r *MQTTBanReconciler) reconcileBan(ctx context.Context, b *mqttv1.MQTTBan) (ctrl.Result, error) {
-	until := banUntil(b)
-	now := timeNow()
-	expired := !until.IsZero() && !until.After(now)
-	var err error
-	msg := "ban is on the broker"
+// banKind is the MQTTBan side of reconciler.
+type banKind struct{ deps }
+
+func (k banKind) claim(b *mqttv1.MQTTBan) claim {
+	entry := string(b.Spec.As) + ":" + b.Spec.Who
+	return claim{key: brokerKey(b.Namespace, b.Spec.BrokerRef) + "|" + entry, entry: entry,
+		what: fmt.Sprintf("the ban of %s %q", b.Spec.As, b.Spec.Who), conflictReason: mqttv1.ReasonBanConflict}
+}
+
+func (k banKind) specState(b *mqttv1.MQTTBan) banState {
+	return banState{present: true, ban: broker.Ban{As: broker.BanKind(b.Spec.As), Who: b.Spec.Who, Reason: b.Spec.Reason, By: "mqtt-operator", Until: banUntil(b)}}
+}
+
+// desired is the ban while it is in force; an ended ban needs nothing on
+// the broker and reports Expired.
+func (k banKind) desired(_ context.Context, b *mqttv1.MQTTBan, _ *mqttv1.MQTTBroker) (banState, error) {
+	want := k.specState(b)
+	expired := banExpired(want.ban.Until, k.Clock.Now())
+	setExpired(b, expired, want.ban.Until)
 	if expired {
-		msg = "ban expired at " + until.UTC().Format(time.RFC3339)
-	} else {
-		err = r.applyBan(ctx, b, until)
-		// An end that passed during the call is an expiry, not a failure
-		// (v5 refuses to create a ban that has already ended).
-		if err != nil && !until.IsZero() && !until.After(timeNow()) {
-			expired, err = true, nil
-			msg = "ban expired at " + until.UTC().Format(time.RFC3339)
+		return want, expiredError(want.ban.Until)
+	}
+	return want, nil
+}
+
+func (k banKind) observe(ctx context.Context, cl broker.Client, b *mqttv1.MQTTBan) (banState, bool, error) {
+	bans, err := cl.ListBans(ctx)
+	if err != nil {
+		return banState{}, false, err
+	}
+	have, found := findBan(bans, broker.BanKind(b.Spec.As), b.Spec.Who)
+	return banState{present: found, ban: have}, found, nil
+}
+
+func (k banKind) list(ctx context.Context, cl broker.Client, _ []*mqttv1.MQTTBan) (map[string]banState, error) {
+	bans, err := cl.ListBans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]banState, len(bans))
+	for _, b := range bans {
+		out[string(b.As)+":"+b.Who] = banState{present: true, ban: b}
+	}
+	return out, nil
+}
+
+func (k banKind) inSync(want, have banState) bool { return have.present && banMatches(have.ban, want.ban) }
+
+// apply adds the ban; where the API refuses to overwrite an active entry
+// (v5), the old entry is deleted first. An end that passes during the call
+// is an expiry, not a failure (v5 refuses a ban that has already ended).
+func (k banKind) apply(ctx context.Context, cl broker.Client, b *mqttv1.MQTTBan, want, _ banState, found bool) (string, error) {
+	err := writeBan(ctx, cl, want.ban, found)
+	if err != nil && banExpired(want.ban.Until, k.Clock.Now()) {
+		setExpired(b, true, want.ban.Until)
+		return "CreateBan", expiredError(want.ban.Until)
+	}
+	return "CreateBan", err
+}
+
+func writeBan(ctx context.Context, cl broker.Client, want broker.Ban, found bool) error {
+	if found && cl.APIVersion() == broker.APIv5 {
+		if err := cl.DeleteBan(ctx, want.As, want.Who); err != nil {
+			return err
 		}
 	}
-	setExpired(b, expired, until)
-	res, err := summarize(&b.Status.CommonStatus, b.Generation, err, msg, &r.Options)
-	if err == nil && expired {
-		apimeta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{Type: mqttv1.ConditionReady, Status: metav1.ConditionTrue,
-			Reason: mqttv1.ReasonExpired, Message: msg, ObservedGeneration: b.Generation})
+	err := cl.CreateBan(ctx, want)
+	if broker.IsAlreadyExists(err) {
+		if err := cl.DeleteBan(ctx, want.As, want.Who); err != nil {
+			return err
+		}
+		err = cl.CreateBan(ctx, want)
 	}
-	if err == nil && !expired && !until.IsZero() {
-		res.RequeueAfter = until.Sub(now) + time.Second
+	return err
+}
+
+// afterApply kicks the sessions the ban matches when asked to.
+func (k banKind) afterApply(ctx context.Context, cl broker.Client, b *mqttv1.MQTTBan, want, _ banState, _ bool) {
+	if !b.Spec.Disconnect {
+		return
 	}
-	return res, err
+	m := sessionMatch{}
+	switch want.ban.As {
+	case broker.BanClientID:
+		m.clientID = want.ban.Who
+	case broker.BanUsername:
+		m.username = want.ban.Who
+	case broker.BanPeerHost:
+		m.peerHost = want.ban.Who
+	}
+	n, err := kickSessions(ctx, cl, m)
+	if err != nil {
+		log.FromContext(ctx).Info("cannot kick banned clients", "error", err.Error())
+		k.recorder.Eventf(b, nil, corev1.EventTypeWarning, "DisconnectFailed", "KickClient", "cannot disconnect the banned sessions: %v", err)
+	} else if n > 0 {
+		k.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Disconnected", "KickClient", "disconnected %d banned session(s)", n)
+	}
+}
+
+func (k banKind) remove(ctx context.Context, cl broker.Client, b *mqttv1.MQTTBan) error {
+	return cl.DeleteBan(ctx, broker.BanKind(b.Spec.As), b.Spec.Who)
+}
+
+// requeueAfter looks at a ban again right after it ends.
+func (k banKind) requeueAfter(b *mqttv1.MQTTBan, now time.Time) time.Duration {
+	until := banUntil(b)
+	if until.IsZero() || !until.After(now) {
+		return 0
+	}
+	return until.Sub(now) + time.Second
 }
 
 // banUntil is when the ban ends; zero means permanent.
@@ -75,6 +154,12 @@ func banUntil(b *mqttv1.MQTTBan) time.Time {
 		return b.CreationTimestamp.Add(b.Spec.Duration.Duration).Truncate(time.Second)
 	}
 	return time.Time{}
+}
+
+func banExpired(until, now time.Time) bool { return !until.IsZero() && !until.After(now) }
+
+func expiredError(until time.Time) error {
+	return &doneError{reason: mqttv1.ReasonExpired, msg: "ban expired at " + until.UTC().Format(time.RFC3339)}
 }
 
 func setExpired(b *mqttv1.MQTTBan, expired bool, until time.Time) {
@@ -92,66 +177,6 @@ func setExpired(b *mqttv1.MQTTBan, expired bool, until time.Time) {
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, mqttv1.ReasonExpired, "ban ended at "+until.UTC().Format(time.RFC3339)
 	}
 	apimeta.SetStatusCondition(&b.Status.Conditions, c)
-}
-
-func (r *MQTTBanReconciler) applyBan(ctx context.Context, b *mqttv1.MQTTBan, until time.Time) error {
-	cl, err := r.holderClient(ctx, b, b.Spec.BrokerRef, &mqttv1.MQTTBanList{}, banClaim(b), mqttv1.ReasonBanConflict, fmt.Sprintf("the ban of %s %q", b.Spec.As, b.Spec.Who))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
-	defer cancel()
-
-	want := broker.Ban{As: broker.BanKind(b.Spec.As), Who: b.Spec.Who, Reason: b.Spec.Reason, By: "mqtt-operator", Until: until}
-	bans, err := cl.ListBans(ctx)
-	if err != nil {
-		return r.failed(b, &b.Status.BrokerResult, err)
-	}
-	current, found := findBan(bans, want.As, want.Who)
-	if found && banMatches(current, want) {
-		if b.Status.BrokerResult == nil {
-			// The broker held this ban already: it is ours from now on, and
-			// deleting the MQTTBan lifts it.
-			r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Adopted", "ListBans", "adopted the ban of %s %q already on the broker", want.As, want.Who)
-			b.Status.BrokerResult = successResult("ListBans", timeNow())
-		}
-		return nil
-	}
-	if err := r.writeBan(ctx, cl, want, found); err != nil {
-		return r.failed(b, &b.Status.BrokerResult, err)
-	}
-	b.Status.BrokerResult = successResult("CreateBan", timeNow())
-	switch {
-	case found:
-		r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Updated", "CreateBan", "updated the ban of %s %q", want.As, want.Who)
-	case b.Status.IsReady(b.Generation):
-		driftCorrections.WithLabelValues("MQTTBan").Inc()
-		r.recorder.Eventf(b, nil, corev1.EventTypeWarning, "Repaired", "CreateBan", "ban of %s %q was missing on the broker and was added again", want.As, want.Who)
-	default:
-		r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Created", "CreateBan", "banned %s %q", want.As, want.Who)
-	}
-	if b.Spec.Disconnect {
-		r.disconnect(ctx, cl, want)
-	}
-	return nil
-}
-
-// writeBan adds the ban; where the API refuses to overwrite an active
-// entry (v5), the old entry is deleted first.
-func (r *MQTTBanReconciler) writeBan(ctx context.Context, cl broker.Client, want broker.Ban, found bool) error {
-	if found && cl.APIVersion() == broker.APIv5 {
-		if err := cl.DeleteBan(ctx, want.As, want.Who); err != nil {
-			return err
-		}
-	}
-	err := cl.CreateBan(ctx, want)
-	if broker.IsAlreadyExists(err) {
-		if err := cl.DeleteBan(ctx, want.As, want.Who); err != nil {
-			return err
-		}
-		err = cl.CreateBan(ctx, want)
-	}
-	return err
 }
 
 func findBan(bans []broker.Ban, as broker.BanKind, who string) (broker.Ban, bool) {
@@ -188,59 +213,17 @@ func banMatches(have, want broker.Ban) bool {
 	return d < time.Second && d > -time.Second
 }
 
-// disconnect kicks the live sessions the ban matches. A clientid ban kicks
-// its session on the broker already; username and peerhost bans only stop
-// new connections, which is why this exists.
-func (r *MQTTBanReconciler) disconnect(ctx context.Context, cl broker.Client, ban broker.Ban) {
-	logger := log.FromContext(ctx)
-	var ids []string
-	switch ban.As {
-	case broker.BanClientID:
-		ids = []string{ban.Who}
-	case broker.BanUsername, broker.BanPeerHost:
-		f := broker.ClientFilter{}
-		if ban.As == broker.BanUsername {
-			f.Username = ban.Who
-		}
-		clients, err := cl.ListClients(ctx, f)
-		if err != nil {
-			logger.Info("cannot list clients to disconnect", "error", err.Error())
-			return
-		}
-		for _, c := range clients {
-			if ban.As == broker.BanUsername || c.IPAddress == ban.Who {
-				ids = append(ids, c.ClientID)
-			}
-		}
-	}
-	for _, id := range ids {
-		if err := cl.KickClient(ctx, id); err != nil {
-			logger.Info("cannot kick a banned client", "clientid", id, "error", err.Error())
-		}
-	}
+// MQTTBanReconciler reconciles MQTTBans.
+type MQTTBanReconciler struct {
+	*reconciler[*mqttv1.MQTTBan, banState]
 }
 
-// finalize lifts the ban unless it was never applied or another MQTTBan
-// takes it over.
-func (r *MQTTBanReconciler) finalize(ctx context.Context, b *mqttv1.MQTTBan) error {
-	if b.Status.BrokerResult == nil {
-		return nil
-	}
-	cl, err := r.cleanupClient(ctx, b, b.Spec.BrokerRef, &mqttv1.MQTTBanList{}, banClaim(b))
-	if err != nil || cl == nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
-	defer cancel()
-	if err := cl.DeleteBan(ctx, broker.BanKind(b.Spec.As), b.Spec.Who); err != nil {
-		return fmt.Errorf("delete ban from broker: %w", err)
-	}
-	r.recorder.Eventf(b, nil, corev1.EventTypeNormal, "Deleted", "DeleteBan", "lifted the ban of %s %q", b.Spec.As, b.Spec.Who)
-	return nil
+func newBanReconciler(d deps) *MQTTBanReconciler {
+	return &MQTTBanReconciler{newReconciler(d, "MQTTBan", brokerKind[*mqttv1.MQTTBan, banState](banKind{d}),
+		func() *mqttv1.MQTTBan { return &mqttv1.MQTTBan{} },
+		func() client.ObjectList { return &mqttv1.MQTTBanList{} },
+		func(l client.ObjectList) []*mqttv1.MQTTBan { return itemPointers(l.(*mqttv1.MQTTBanList).Items) })}
 }
 
 // SetupWithManager needs no watches beyond the common ones.
-func (r *MQTTBanReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return r.setup(mgr, "mqttban", &mqttv1.MQTTBan{}, func() client.ObjectList { return &mqttv1.MQTTBanList{} },
-		func(o client.Object) string { return banClaim(o.(*mqttv1.MQTTBan)) }, r, nil)
-}
+func (r *MQTTBanReconciler) SetupWithManager(mgr ctrl.Manager) error { return r.setup(mgr, nil) }

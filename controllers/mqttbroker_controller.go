@@ -58,7 +58,7 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err == nil {
 		err = r.check(ctx, b)
 	}
-	res, err := summarize(&b.Status.CommonStatus, b.Generation, err, "broker API answers with valid credentials", &r.Options)
+	res, err := summarize(&b.Status.CommonStatus, b.Generation, err, "broker API answers with valid credentials")
 	if err == nil && res.RequeueAfter == 0 {
 		res.RequeueAfter = jitter(r.ResyncInterval)
 	}
@@ -114,7 +114,7 @@ func (r *MQTTBrokerReconciler) check(ctx context.Context, b *mqttv1.MQTTBroker) 
 	}
 	b.Status.Metrics = &mqttv1.BrokerMetrics{Connections: m.Connections, Subscriptions: m.Subscriptions,
 		MessagesReceived: m.MessagesReceived, MessagesSent: m.MessagesSent, MessagesDropped: m.MessagesDropped}
-	now := metav1.NewTime(timeNow())
+	now := metav1.NewTime(r.Clock.Now())
 	b.Status.LastChecked = &now
 	r.removeDepartedNodes(ctx, b, cl)
 	return nil

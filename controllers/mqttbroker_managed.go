@@ -120,15 +120,17 @@ func (r *MQTTBrokerReconciler) rolloutStatus(ctx context.Context, b *mqttv1.MQTT
 // managedCredentials reads the generated API credentials back, generating
 // them once when the Secret does not exist yet.
 func (r *MQTTBrokerReconciler) managedCredentials(ctx context.Context, b *mqttv1.MQTTBroker) (resources.Credentials, error) {
-	var s corev1.Secret
-	err := r.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: resources.CredentialsSecretName(b)}, &s)
+	// Read through the Secret reader: a Secret written before the cache
+	// was limited to labelled Secrets is found (and labelled) too, rather
+	// than replaced.
+	s, err := r.conns.secrets.get(ctx, b.Namespace, resources.CredentialsSecretName(b))
 	switch {
 	case apierrors.IsNotFound(err):
 		return resources.NewCredentials(rand.Reader)
 	case err != nil:
 		return resources.Credentials{}, fmt.Errorf("get credentials Secret: %w", err)
 	}
-	c, err := resources.CredentialsFromSecret(&s)
+	c, err := resources.CredentialsFromSecret(s)
 	if err != nil {
 		// A damaged Secret is replaced: the bootstrap file re-applies the new
 		// credentials when the config hash rolls the pods.

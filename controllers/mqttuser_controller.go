@@ -3,28 +3,25 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 )
 
-// MQTTUserReconciler makes a broker's built-in database hold the user an
-// MQTTUser describes, with the password from its Secret.
-type MQTTUserReconciler struct {
-	base
-}
+// An MQTTUser is a user of a broker's built-in database. Its password comes
+// from a Secret the user names, from a Secret the operator generates and
+// owns (<name>-mqtt-credentials), or, with keepExistingPassword, is left as
+// the broker has it. Deleting the object deletes the broker user and its
+// generated Secret, and disconnects the user's live sessions (EMQX keeps
+// them otherwise), unless deletionPolicy is Retain.
 
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttusers,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttusers/status,verbs=get;update;patch
@@ -32,179 +29,205 @@ type MQTTUserReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile observes the broker user, creates or updates it, and reports.
-func (r *MQTTUserReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	u := &mqttv1.MQTTUser{}
-	return r.reconcileObject(ctx, req, u,
-		func(ctx context.Context) error { return r.finalize(ctx, u) },
-		func(ctx context.Context) (ctrl.Result, error) {
-			return summarize(&u.Status.CommonStatus, u.Generation, r.reconcileUser(ctx, u), "user is on the broker", &r.Options)
-		})
+// Where a user's password comes from (status.passwordSource).
+const (
+	passwordFromSecret    = "Secret"
+	passwordGenerated     = "Generated"
+	passwordKeptOnBroker  = "Broker"
+	generatedPasswordKey  = "password"
+	generatedUsernameKey  = "username"
+	generatedHostKey      = "host"
+	generatedPortKey      = "port"
+	templateKeysAnnoation = "mqtt.mqttoperator.io/secret-template-keys"
+)
+
+// userState is a user as the broker holds it. Brokers never return
+// passwords: appliedHash is the hash of the password the operator last
+// applied (status.passwordHash), the best anyone can know of the broker's,
+// and passwordHash that of the password wanted now.
+type userState struct {
+	present      bool
+	superuser    bool
+	passwordHash string
+	appliedHash  string
+	// password is the wanted password. It is never compared, logged or
+	// kept anywhere but here and in its Secret.
+	password string
+	// keep is set when the broker's password is left as it is.
+	keep bool
 }
 
-func (r *MQTTUserReconciler) reconcileUser(ctx context.Context, u *mqttv1.MQTTUser) error {
-	u.Status.Username = u.EffectiveUsername()
-	what := fmt.Sprintf("%s %q", u.EffectiveIdentifier(), u.EffectiveUsername())
-	cl, err := r.holderClient(ctx, u, u.Spec.BrokerRef, &mqttv1.MQTTUserList{}, userClaim(u), mqttv1.ReasonUsernameConflict, what)
-	if err != nil {
-		return err
-	}
-	b, err := r.conns.resolve(ctx, u.Namespace, u.Spec.BrokerRef)
-	if err != nil {
-		return err
-	}
-	password, secretName, err := r.password(ctx, u, b)
-	if err != nil {
-		return err
-	}
-	u.Status.CredentialsSecretName = secretName
-	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
-	defer cancel()
+// userKind is the MQTTUser side of reconciler.
+type userKind struct{ deps }
 
-	spec := broker.UserSpec{Kind: broker.IdentityKind(u.EffectiveIdentifier()), ID: u.EffectiveUsername(), Password: password, Superuser: u.Spec.Superuser}
-	hash := passwordHash(u.UID, password)
-	current, err := cl.GetUser(ctx, spec.Kind, spec.ID)
+func (k userKind) claim(u *mqttv1.MQTTUser) claim {
+	id := string(u.EffectiveIdentifier()) + ":" + u.EffectiveUsername()
+	what := fmt.Sprintf("user %q", u.EffectiveUsername())
+	if u.EffectiveIdentifier() == mqttv1.IdentifierClientID {
+		what = fmt.Sprintf("user with client id %q", u.EffectiveUsername())
+	}
+	return claim{key: brokerKey(u.Namespace, u.Spec.BrokerRef) + "|" + id, scope: string(u.EffectiveIdentifier()), entry: id, what: what,
+		conflictReason: mqttv1.ReasonUsernameConflict}
+}
+
+func (k userKind) specState(u *mqttv1.MQTTUser) userState {
+	return userState{present: true, superuser: u.Spec.Superuser, passwordHash: u.Status.PasswordHash, appliedHash: u.Status.PasswordHash,
+		keep: u.Spec.PasswordSecretRef == nil && u.Spec.KeepExistingPassword}
+}
+
+func (k userKind) desired(ctx context.Context, u *mqttv1.MQTTUser, b *mqttv1.MQTTBroker) (userState, error) {
+	u.Status.Username = u.EffectiveUsername()
+	want := k.specState(u)
 	switch {
-	case broker.IsNotFound(err):
-		op, err := "CreateUser", cl.CreateUser(ctx, spec)
+	case u.Spec.PasswordSecretRef != nil:
+		ref := u.Spec.PasswordSecretRef
+		v, err := k.conns.secretKey(ctx, u.Namespace, ref.Name, ref.Key)
+		if err != nil {
+			return want, err
+		}
+		want.password = string(v)
+		u.Status.PasswordSource, u.Status.CredentialsSecretName = passwordFromSecret, ref.Name
+	case u.Spec.KeepExistingPassword:
+		u.Status.PasswordSource, u.Status.CredentialsSecretName = passwordKeptOnBroker, ""
+		// Nothing is known of the password, so none is wanted: any the
+		// broker has will do.
+		want.passwordHash = u.Status.PasswordHash
+		return want, nil
+	default:
+		pw, err := k.generatedPassword(ctx, u, b)
+		if err != nil {
+			return want, err
+		}
+		want.password = pw
+		u.Status.PasswordSource, u.Status.CredentialsSecretName = passwordGenerated, u.GeneratedSecretName()
+	}
+	want.passwordHash = passwordHash(u.UID, want.password)
+	return want, nil
+}
+
+func (k userKind) observe(ctx context.Context, cl broker.Client, u *mqttv1.MQTTUser) (userState, bool, error) {
+	bu, err := cl.GetUser(ctx, broker.IdentityKind(u.EffectiveIdentifier()), u.EffectiveUsername())
+	if broker.IsNotFound(err) {
+		return userState{}, false, nil
+	}
+	if err != nil {
+		return userState{}, false, err
+	}
+	return userState{present: true, superuser: bu.Superuser}, true, nil
+}
+
+func (k userKind) list(ctx context.Context, cl broker.Client, users []*mqttv1.MQTTUser) (map[string]userState, error) {
+	out := map[string]userState{}
+	listed := map[broker.IdentityKind]bool{}
+	for _, u := range users {
+		kind := broker.IdentityKind(u.EffectiveIdentifier())
+		if listed[kind] {
+			continue
+		}
+		listed[kind] = true
+		bus, err := cl.ListUsers(ctx, kind)
+		if err != nil {
+			return nil, err
+		}
+		for _, bu := range bus {
+			out[string(kind)+":"+bu.ID] = userState{present: true, superuser: bu.Superuser}
+		}
+	}
+	return out, nil
+}
+
+// inSync: the user exists with the wanted superuser flag, and the password
+// wanted is the one last applied.
+func (k userKind) inSync(want, have userState) bool {
+	return have.present && have.superuser == want.superuser && want.passwordHash == want.appliedHash
+}
+
+func (k userKind) apply(ctx context.Context, cl broker.Client, u *mqttv1.MQTTUser, want, _ userState, found bool) (string, error) {
+	spec := broker.UserSpec{Kind: broker.IdentityKind(u.EffectiveIdentifier()), ID: u.EffectiveUsername(), Password: want.password, Superuser: want.superuser}
+	op := "UpdateUser"
+	var err error
+	switch {
+	case !found && want.keep:
+		return "", stalled(mqttv1.ReasonPasswordUnknown, "user %q is not on the broker, and spec.keepExistingPassword only adopts a user that exists there: "+
+			"set spec.passwordSecretRef, or unset keepExistingPassword to have a password generated", spec.ID)
+	case !found:
+		op, err = "CreateUser", cl.CreateUser(ctx, spec)
 		if broker.IsAlreadyExists(err) {
 			op, err = "UpdateUser", cl.UpdateUser(ctx, spec)
 		}
-		if err != nil {
-			return r.failed(u, &u.Status.BrokerResult, err)
-		}
-		if u.Status.PasswordHash != "" {
-			driftCorrections.WithLabelValues("MQTTUser").Inc()
-			r.recorder.Eventf(u, nil, corev1.EventTypeWarning, "Recreated", op, "user %q was missing on the broker and was created again", spec.ID)
-		} else {
-			r.recorder.Eventf(u, nil, corev1.EventTypeNormal, "Created", op, "created user %q on the broker", spec.ID)
-		}
-		u.Status.BrokerResult = successResult(op, timeNow())
-	case err != nil:
-		return r.failed(u, &u.Status.BrokerResult, err)
-	case u.Status.PasswordHash == "":
-		if err := cl.UpdateUser(ctx, spec); err != nil {
-			return r.failed(u, &u.Status.BrokerResult, err)
-		}
-		r.recorder.Eventf(u, nil, corev1.EventTypeNormal, "Adopted", "UpdateUser", "adopted existing user %q on the broker and set its password", spec.ID)
-		u.Status.BrokerResult = successResult("UpdateUser", timeNow())
-	case u.Status.PasswordHash != hash || current.Superuser != spec.Superuser:
-		if err := cl.UpdateUser(ctx, spec); err != nil {
-			return r.failed(u, &u.Status.BrokerResult, err)
-		}
-		what := "superuser flag"
-		if u.Status.PasswordHash != hash {
-			what = "password"
-		}
-		r.recorder.Eventf(u, nil, corev1.EventTypeNormal, "Updated", "UpdateUser", "updated the %s of user %q", what, spec.ID)
-		u.Status.BrokerResult = successResult("UpdateUser", timeNow())
+	default:
+		err = cl.UpdateUser(ctx, spec)
 	}
-	u.Status.PasswordHash = hash
-	return nil
+	if err != nil {
+		return op, err
+	}
+	u.Status.PasswordHash = want.passwordHash
+	return op, nil
 }
 
-// password reads the user's password from its Secret, generating the
-// Secret first when the spec names none.
-func (r *MQTTUserReconciler) password(ctx context.Context, u *mqttv1.MQTTUser, b *mqttv1.MQTTBroker) (string, string, error) {
-	if ref := u.Spec.PasswordSecretRef; ref != nil {
-		v, err := r.conns.secretKey(ctx, u.Namespace, ref.Name, ref.Key)
-		if err != nil {
-			return "", "", err
-		}
-		return string(v), ref.Name, nil
+// afterApply disconnects the user's sessions after a rotation when asked
+// to: EMQX keeps sessions that authenticated with the old password.
+func (k userKind) afterApply(ctx context.Context, cl broker.Client, u *mqttv1.MQTTUser, want, _ userState, found bool) {
+	rotated := found && want.appliedHash != "" && want.passwordHash != want.appliedHash
+	if !rotated || !u.Spec.DisconnectOnPasswordChange {
+		return
 	}
-	name := u.GeneratedSecretName()
-	var s corev1.Secret
-	err := r.Get(ctx, types.NamespacedName{Namespace: u.Namespace, Name: name}, &s)
-	switch {
-	case apierrors.IsNotFound(err):
-		pw, err := generatePassword()
-		if err != nil {
-			return "", "", err
-		}
-		s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: u.Namespace, Labels: map[string]string{
-			"app.kubernetes.io/managed-by": "mqtt-operator", "mqtt.mqttoperator.io/user": u.Name,
-		}}, Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"password": []byte(pw)}}
-		setCredentialData(&s, u, b)
-		if err := controllerutil.SetControllerReference(u, &s, r.Scheme()); err != nil {
-			return "", "", fmt.Errorf("own Secret %s: %w", name, err)
-		}
-		if err := r.Create(ctx, &s); err != nil {
-			return "", "", fmt.Errorf("create Secret %s: %w", name, err)
-		}
-		r.recorder.Eventf(u, nil, corev1.EventTypeNormal, "SecretCreated", "CreateSecret", "generated a password into Secret %s", name)
-		return pw, name, nil
-	case err != nil:
-		return "", "", fmt.Errorf("get Secret %s: %w", name, err)
+	n, err := kickSessions(ctx, cl, userSessions(u))
+	if err != nil {
+		log.FromContext(ctx).Info("cannot disconnect sessions after a password change", "error", err.Error())
+		k.recorder.Eventf(u, nil, corev1.EventTypeWarning, "DisconnectFailed", "KickClient", "cannot disconnect the sessions of user %q after its password changed: %v", u.EffectiveUsername(), err)
+		return
 	}
-	if !metav1.IsControlledBy(&s, u) {
-		return "", "", stalled(mqttv1.ReasonSecretInvalid, "Secret %s exists and is not owned by this MQTTUser; set spec.passwordSecretRef to use it", name)
+	if n > 0 {
+		k.recorder.Eventf(u, nil, corev1.EventTypeNormal, "Disconnected", "KickClient", "disconnected %d session(s) of user %q after its password changed", n, u.EffectiveUsername())
 	}
-	patch := client.MergeFrom(s.DeepCopy())
-	changed := setCredentialData(&s, u, b)
-	pw := string(s.Data["password"])
-	if pw == "" {
-		if pw, err = generatePassword(); err != nil {
-			return "", "", err
-		}
-		s.Data["password"] = []byte(pw)
-		changed = true
-	}
-	if changed {
-		if err := r.Patch(ctx, &s, patch); err != nil {
-			return "", "", fmt.Errorf("update Secret %s: %w", name, err)
-		}
-	}
-	return pw, name, nil
 }
 
-// setCredentialData writes the connection details next to the password and
-// reports whether anything changed.
-func setCredentialData(s *corev1.Secret, u *mqttv1.MQTTUser, b *mqttv1.MQTTBroker) bool {
-	if s.Data == nil {
-		s.Data = map[string][]byte{}
-	}
-	want := map[string]string{"username": u.EffectiveUsername(), "host": b.Status.MQTTHost}
-	if b.Status.MQTTPort != 0 {
-		want["port"] = strconv.Itoa(int(b.Status.MQTTPort))
-	}
-	changed := false
-	for k, v := range want {
-		if string(s.Data[k]) != v {
-			s.Data[k] = []byte(v)
-			changed = true
-		}
-	}
-	return changed
-}
-
-// finalize removes the broker user, unless it is retained, was never
-// applied, or another MQTTUser takes it over.
-func (r *MQTTUserReconciler) finalize(ctx context.Context, u *mqttv1.MQTTUser) error {
-	if u.Spec.DeletionPolicy == mqttv1.DeletionPolicyRetain || u.Status.PasswordHash == "" {
-		return nil
-	}
-	cl, err := r.cleanupClient(ctx, u, u.Spec.BrokerRef, &mqttv1.MQTTUserList{}, userClaim(u))
-	if err != nil || cl == nil {
+// remove deletes the user and disconnects its sessions: deleting a user
+// revokes it.
+func (k userKind) remove(ctx context.Context, cl broker.Client, u *mqttv1.MQTTUser) error {
+	if err := cl.DeleteUser(ctx, broker.IdentityKind(u.EffectiveIdentifier()), u.EffectiveUsername()); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
-	defer cancel()
-	if err := cl.DeleteUser(ctx, broker.IdentityKind(u.EffectiveIdentifier()), u.EffectiveUsername()); err != nil {
-		return fmt.Errorf("delete user from broker: %w", err)
+	if _, err := kickSessions(ctx, cl, userSessions(u)); err != nil {
+		return fmt.Errorf("disconnect the deleted user's sessions: %w", err)
 	}
-	r.recorder.Eventf(u, nil, corev1.EventTypeNormal, "Deleted", "DeleteUser", "deleted user %q from the broker", u.EffectiveUsername())
 	return nil
+}
+
+// userSessions selects the live sessions that authenticated as u.
+func userSessions(u *mqttv1.MQTTUser) sessionMatch {
+	if u.EffectiveIdentifier() == mqttv1.IdentifierClientID {
+		return sessionMatch{clientID: u.EffectiveUsername()}
+	}
+	return sessionMatch{username: u.EffectiveUsername()}
+}
+
+// finalizeKubernetes deletes the generated Secret with the user, or, when
+// the broker user is retained, leaves it behind without an owner so its
+// password stays known and an MQTTUser of the same name takes it over.
+func (k userKind) finalizeKubernetes(ctx context.Context, u *mqttv1.MQTTUser) error {
+	return k.releaseGeneratedSecret(ctx, u, u.GetDeletionPolicy() == mqttv1.DeletionPolicyRetain)
 }
 
 // SetupWithManager adds the watches of the generated and referenced
 // Secrets to the common ones.
 func (r *MQTTUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return r.setup(mgr, "mqttuser", &mqttv1.MQTTUser{}, func() client.ObjectList { return &mqttv1.MQTTUserList{} },
-		func(o client.Object) string { return userClaim(o.(*mqttv1.MQTTUser)) }, r,
-		func(b *builder.Builder) *builder.Builder {
-			return b.Owns(&corev1.Secret{}).Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret))
-		})
+	return r.setup(mgr, func(b *builder.Builder) *builder.Builder {
+		return b.Owns(&corev1.Secret{}).Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret))
+	})
+}
+
+// MQTTUserReconciler reconciles MQTTUsers.
+type MQTTUserReconciler struct {
+	*reconciler[*mqttv1.MQTTUser, userState]
+}
+
+func newUserReconciler(d deps) *MQTTUserReconciler {
+	return &MQTTUserReconciler{newReconciler(d, "MQTTUser", brokerKind[*mqttv1.MQTTUser, userState](userKind{d}),
+		func() *mqttv1.MQTTUser { return &mqttv1.MQTTUser{} },
+		func() client.ObjectList { return &mqttv1.MQTTUserList{} },
+		func(l client.ObjectList) []*mqttv1.MQTTUser { return itemPointers(l.(*mqttv1.MQTTUserList).Items) })}
 }
 
 func (r *MQTTUserReconciler) usersOfSecret(ctx context.Context, o client.Object) []reconcile.Request {
@@ -214,7 +237,7 @@ func (r *MQTTUserReconciler) usersOfSecret(ctx context.Context, o client.Object)
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for _, u := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: u.Namespace, Name: u.Name}})
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&u)})
 	}
 	return reqs
 }

@@ -2,10 +2,12 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -30,6 +32,9 @@ type Options struct {
 	// MaxRetryDelay caps the exponential backoff after transient failures,
 	// so an object whose broker comes back is retried within this long.
 	MaxRetryDelay time.Duration
+	// Clock tells the time; tests inject a fake one to expire bans
+	// without waiting.
+	Clock clock.Clock
 }
 
 func (o *Options) defaults() {
@@ -48,7 +53,14 @@ func (o *Options) defaults() {
 	if o.MaxRetryDelay <= 0 {
 		o.MaxRetryDelay = time.Minute
 	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
 }
+
+// snapshotTTL is how long a list of a broker answers for it. The drift
+// scanner refreshes the lists every resync interval, so that is the bound.
+func (o *Options) snapshotTTL() time.Duration { return o.ResyncInterval }
 
 // SetupAll registers the field indexes, the reconcilers and the drift
 // scanner of every kind with mgr.
@@ -61,10 +73,13 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	registerMetrics(mgr.GetClient())
-	conns := newConnector(mgr.GetClient(), o)
-	users := &MQTTUserReconciler{newBase(mgr, o, conns, "mqttuser-controller")}
-	acls := &MQTTACLReconciler{newBase(mgr, o, conns, "mqttacl-controller")}
-	bans := &MQTTBanReconciler{newBase(mgr, o, conns, "mqttban-controller")}
+	conns := newConnector(mgr.GetClient(), mgr.GetAPIReader(), o)
+	depsFor := func(name string) deps {
+		return deps{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder(name)}
+	}
+	users := newUserReconciler(depsFor("mqttuser-controller"))
+	acls := newACLReconciler(depsFor("mqttacl-controller"))
+	bans := newBanReconciler(depsFor("mqttban-controller"))
 	brokers := &MQTTBrokerReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder("mqttbroker-controller")}
 	for name, setup := range map[string]func(ctrl.Manager) error{
 		"MQTTBroker": brokers.SetupWithManager, "MQTTUser": users.SetupWithManager,
@@ -74,7 +89,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 			return fmt.Errorf("setup %s controller: %w", name, err)
 		}
 	}
-	scanner := &driftScanner{c: mgr.GetClient(), conns: conns, interval: o.ResyncInterval, users: users.drift, acls: acls.drift, bans: bans.drift}
+	scanner := &driftScanner{c: mgr.GetClient(), conns: conns, interval: o.ResyncInterval, kinds: []driftSource{users, acls, bans}}
 	if err := mgr.Add(scanner); err != nil {
 		return fmt.Errorf("add drift scanner: %w", err)
 	}
@@ -92,4 +107,17 @@ func (o *Options) controllerOptions() controller.Options {
 			&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 		),
 	}
+}
+
+// lowerName is a kind's controller name: MQTTUser → mqttuser.
+func lowerName(kind string) string { return strings.ToLower(kind) }
+
+// itemPointers points into a list's items, so the generic code can work
+// with the kind's pointer type.
+func itemPointers[E any](items []E) []*E {
+	out := make([]*E, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }

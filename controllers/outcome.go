@@ -37,6 +37,15 @@ type waitError struct {
 
 func (e *waitError) Error() string { return e.msg }
 
+// doneError means there is nothing to do on the broker and the object is
+// Ready for a reason of its own, such as a ban that has ended.
+type doneError struct {
+	reason string
+	msg    string
+}
+
+func (e *doneError) Error() string { return e.msg }
+
 func stalled(reason, format string, args ...any) error {
 	return &stallError{reason: reason, msg: fmt.Sprintf(format, args...)}
 }
@@ -103,18 +112,26 @@ func classify(err error, o *Options) error {
 }
 
 // summarize writes Ready, Reconciling and Stalled from the reconcile's
-// outcome and says how to requeue. okMsg describes success. A successful
-// object is not requeued: the drift scanner looks at the broker for it.
-func summarize(st *mqttv1.CommonStatus, generation int64, err error, okMsg string, o *Options) (ctrl.Result, error) {
+// outcome and says how to requeue: a stall is terminal (or looked at again
+// after a while when its cause is outside Kubernetes), a wait is looked at
+// again after its interval, and any other error is retried with backoff.
+// okMsg describes success. A successful object is not requeued: the drift
+// scanner looks at the broker for it.
+func summarize(st *mqttv1.CommonStatus, generation int64, err error, okMsg string) (ctrl.Result, error) {
 	st.ObservedGeneration = generation
 	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
 		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: generation})
 	}
 	var se *stallError
 	var we *waitError
+	var de *doneError
 	switch {
-	case err == nil:
-		set(mqttv1.ConditionReady, metav1.ConditionTrue, mqttv1.ReasonSucceeded, okMsg)
+	case err == nil || errors.As(err, &de):
+		reason, msg := mqttv1.ReasonSucceeded, okMsg
+		if de != nil {
+			reason, msg = de.reason, de.msg
+		}
+		set(mqttv1.ConditionReady, metav1.ConditionTrue, reason, msg)
 		apimeta.RemoveStatusCondition(&st.Conditions, mqttv1.ConditionReconciling)
 		apimeta.RemoveStatusCondition(&st.Conditions, mqttv1.ConditionStalled)
 		return ctrl.Result{}, nil

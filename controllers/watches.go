@@ -3,7 +3,6 @@ package controllers
 import (
 	"errors"
 	"slices"
-	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -11,9 +10,6 @@ import (
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
-
-// timeNow is the reconcilers' clock.
-var timeNow = time.Now
 
 // deletionPredicate passes updates that start an object's deletion.
 func deletionPredicate() predicate.Predicate {

@@ -64,6 +64,12 @@ type CommonStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastHandledReconcileAt is the value of the
+	// mqtt.mqttoperator.io/reconcile-requested-at annotation the operator
+	// last acted on: a new value makes it look at the broker itself rather
+	// than at its recent list of the broker.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 }
 
 // DeletionPolicy says what happens on the broker when the object is deleted.

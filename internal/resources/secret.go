@@ -38,7 +38,7 @@ func Secret(in Input) (*corev1.Secret, error) {
 func buildSecret(b *v1alpha1.MQTTBroker, c Credentials) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: objectMeta(b, CredentialsSecretName(b)),
+		ObjectMeta: secretMeta(b),
 		Type:       corev1.SecretTypeBasicAuth,
 		Data: map[string][]byte{
 			SecretKeyUsername:          []byte(c.APIKey),
@@ -48,4 +48,12 @@ func buildSecret(b *v1alpha1.MQTTBroker, c Credentials) *corev1.Secret {
 			SecretKeyDashboardPassword: []byte(c.DashboardPassword),
 		},
 	}
+}
+
+// secretMeta labels the Secret so that the manager's cache, which holds
+// only Secrets with the watch label, sees it.
+func secretMeta(b *v1alpha1.MQTTBroker) metav1.ObjectMeta {
+	m := objectMeta(b, CredentialsSecretName(b))
+	m.Labels[v1alpha1.LabelWatch] = "true"
+	return m
 }
