@@ -150,6 +150,11 @@ func (k userKind) apply(ctx context.Context, cl broker.Client, u *mqttv1.MQTTUse
 	case !found && want.keep:
 		return "", stalled(mqttv1.ReasonPasswordUnknown, "user %q is not on the broker, and spec.keepExistingPassword only adopts a user that exists there: "+
 			"set spec.passwordSecretRef, or unset keepExistingPassword to have a password generated", spec.ID)
+	case want.keep:
+		// Only the superuser flag can differ, and EMQX's update needs the
+		// password along with it.
+		return "", stalled(mqttv1.ReasonPasswordUnknown, "the superuser flag of user %q cannot be changed without its password, which the broker "+
+			"never returns and spec.keepExistingPassword leaves unknown: set spec.passwordSecretRef", spec.ID)
 	case !found:
 		op, err = "CreateUser", cl.CreateUser(ctx, spec)
 		if broker.IsAlreadyExists(err) {

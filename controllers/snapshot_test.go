@@ -1,0 +1,86 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
+)
+
+func readyBroker(uid string, readySince time.Time) *mqttv1.MQTTBroker {
+	b := &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{UID: types.UID("b-" + uid)}}
+	b.Status.Conditions = []metav1.Condition{{Type: mqttv1.ConditionReady, Status: metav1.ConditionTrue, LastTransitionTime: metav1.NewTime(readySince)}}
+	return b
+}
+
+func TestSnapshots(t *testing.T) {
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(start)
+	s := newSnapshots[int](clk, time.Minute)
+	b := readyBroker("1", start.Add(-time.Hour))
+
+	if _, _, ok := s.get(b, "username", "u:a"); ok {
+		t.Fatal("answered without a snapshot")
+	}
+	calls := atomic.Int32{}
+	fill := func() error {
+		return s.fill(t.Context(), b, func(_ context.Context) (map[string]bool, map[string]int, error) {
+			calls.Add(1)
+			return map[string]bool{"username": true}, map[string]int{"u:a": 1}, nil
+		})
+	}
+	if err := fill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fill(); err != nil || calls.Load() != 1 {
+		t.Fatalf("a fresh snapshot was listed again: %d lists, %v", calls.Load(), err)
+	}
+	check := func(what, scope, entry string, want int, wantFound, wantOK bool) {
+		t.Helper()
+		v, found, ok := s.get(b, scope, entry)
+		if v != want || found != wantFound || ok != wantOK {
+			t.Fatalf("%s: get = (%d, %v, %v), want (%d, %v, %v)", what, v, found, ok, want, wantFound, wantOK)
+		}
+	}
+	check("listed entry", "username", "u:a", 1, true, true)
+	check("absent entry", "username", "u:b", 0, false, true)
+	check("scope not listed", "clientid", "c:a", 0, false, false)
+
+	s.put(b, "u:b", 2)
+	check("written entry", "username", "u:b", 2, true, true)
+	s.forget(b, "u:b")
+	check("entry whose write failed", "username", "u:b", 0, false, false)
+	s.put(b, "u:b", 3)
+	check("entry written again", "username", "u:b", 3, true, true)
+	s.absent(b, "u:a")
+	check("removed entry", "username", "u:a", 0, false, true)
+
+	// A broker that became ready after the list may have lost everything.
+	back := readyBroker("1", start.Add(time.Second))
+	clk.Step(2 * time.Second)
+	if _, _, ok := s.get(back, "username", "u:b"); ok {
+		t.Fatal("a snapshot older than the broker's readiness answered")
+	}
+	// Age ends a snapshot.
+	clk.Step(time.Minute)
+	if _, _, ok := s.get(b, "username", "u:b"); ok {
+		t.Fatal("a stale snapshot answered")
+	}
+	// A failed list leaves no snapshot.
+	err := s.fill(t.Context(), b, func(_ context.Context) (map[string]bool, map[string]int, error) { return nil, nil, errors.New("down") })
+	if err == nil || s.has(b) {
+		t.Fatalf("failed list: err %v, has %v", err, s.has(b))
+	}
+	s.store(b, clk.Now(), map[string]bool{"": true}, map[string]int{})
+	s.drop(b.UID)
+	if s.has(b) {
+		t.Fatal("dropped snapshot still there")
+	}
+}
