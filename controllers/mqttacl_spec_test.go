@@ -41,4 +41,3 @@ func TestACLSpecState(t *testing.T) {
 		})
 	}
 }
-

@@ -79,7 +79,9 @@ func (k banKind) list(ctx context.Context, cl broker.Client, _ []*mqttv1.MQTTBan
 	return out, nil
 }
 
-func (k banKind) inSync(want, have banState) bool { return have.present && banMatches(have.ban, want.ban) }
+func (k banKind) inSync(want, have banState) bool {
+	return have.present && banMatches(have.ban, want.ban)
+}
 
 // apply adds the ban; where the API refuses to overwrite an active entry
 // (v5), the old entry is deleted first. An end that passes during the call
