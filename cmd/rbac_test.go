@@ -112,7 +112,8 @@ func TestManagerWorksWithGeneratedRBAC(t *testing.T) {
 	for _, want := range []string{
 		`mqtt_operator_broker_requests_total{broker="` + ns.Name + `/emqx",code="201",operation="CreateUser"}`,
 		`mqtt_operator_broker_request_duration_seconds_bucket{broker="` + ns.Name + `/emqx",operation="Health"`,
-		`mqtt_operator_objects{kind="MQTTUser",ready="True"}`,
+		`mqtt_operator_objects{kind="MQTTUser",status="ready"}`,
+		`mqtt_operator_broker_ready{name="emqx",namespace="` + ns.Name + `"} 1`,
 		`mqtt_operator_drift_corrections_total{kind="MQTTUser"} 0`,
 	} {
 		if !strings.Contains(body, want) {

@@ -30,8 +30,27 @@ var (
 		Help: "Objects put back on a broker after they were changed or lost there.",
 	}, []string{"kind"})
 	objectsDesc = prometheus.NewDesc("mqtt_operator_objects",
-		"Objects by kind and Ready condition status.", []string{"kind", "ready"}, nil)
+		"Objects by kind and status: ready (Ready at their generation), stalled (retrying cannot help), suspended (spec.suspend), progressing (anything else).",
+		[]string{"kind", "status"}, nil)
+	brokerReadyDesc = prometheus.NewDesc("mqtt_operator_broker_ready",
+		"1 when the MQTTBroker is Ready (its API answers with valid credentials), else 0.", []string{"namespace", "name"}, nil)
 )
+
+// Object statuses of the mqtt_operator_objects gauge.
+var objectStatuses = []string{"ready", "progressing", "stalled", "suspended"}
+
+// objectStatus sorts an object into one of objectStatuses.
+func objectStatus(o client.Object, st *mqttv1.CommonStatus) string {
+	switch {
+	case apimeta.IsStatusConditionTrue(st.Conditions, mqttv1.ConditionSuspended):
+		return "suspended"
+	case st.IsReady(o.GetGeneration()):
+		return "ready"
+	case apimeta.IsStatusConditionTrue(st.Conditions, mqttv1.ConditionStalled):
+		return "stalled"
+	}
+	return "progressing"
+}
 
 func observeRequest(brokerName string, ev broker.RequestEvent) {
 	brokerRequests.WithLabelValues(brokerName, ev.Operation, ev.Result).Inc()
@@ -42,7 +61,10 @@ func observeRequest(brokerName string, ev broker.RequestEvent) {
 // the gauge never drifts from what the cluster holds.
 type objectCollector struct{ reader client.Reader }
 
-func (c objectCollector) Describe(ch chan<- *prometheus.Desc) { ch <- objectsDesc }
+func (c objectCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- objectsDesc
+	ch <- brokerReadyDesc
+}
 
 func (c objectCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -52,21 +74,29 @@ func (c objectCollector) Collect(ch chan<- prometheus.Metric) {
 		"MQTTACL": &mqttv1.MQTTACLList{}, "MQTTBan": &mqttv1.MQTTBanList{},
 	}
 	for kind, list := range lists {
-		if err := c.reader.List(ctx, list); err != nil {
+		// The objects are only read, so the cache need not copy them.
+		if err := c.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 			continue
 		}
-		counts := map[string]float64{"True": 0, "False": 0, "Unknown": 0}
+		counts := map[string]float64{}
+		for _, s := range objectStatuses {
+			counts[s] = 0
+		}
 		_ = apimeta.EachListItem(list, func(o runtime.Object) error {
+			obj := o.(client.Object)
 			st := o.(mqttv1.StatusAccess).GetCommonStatus()
-			ready := "Unknown"
-			if c := st.ReadyCondition(); c != nil {
-				ready = string(c.Status)
+			counts[objectStatus(obj, st)]++
+			if b, ok := o.(*mqttv1.MQTTBroker); ok {
+				ready := 0.0
+				if st.IsReady(b.Generation) {
+					ready = 1
+				}
+				ch <- prometheus.MustNewConstMetric(brokerReadyDesc, prometheus.GaugeValue, ready, b.Namespace, b.Name)
 			}
-			counts[ready]++
 			return nil
 		})
-		for ready, n := range counts {
-			ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, n, kind, ready)
+		for s, n := range counts {
+			ch <- prometheus.MustNewConstMetric(objectsDesc, prometheus.GaugeValue, n, kind, s)
 		}
 	}
 }
