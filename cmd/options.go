@@ -13,6 +13,7 @@ type options struct {
 	leaderElect             bool
 	leaderElectionNamespace string
 	maxConcurrentReconciles int
+	brokerConcurrency       int
 	resyncInterval          time.Duration
 	brokerTimeout           time.Duration
 	kubeAPIQPS              float64
@@ -34,6 +35,7 @@ func bindFlags(fs *flag.FlagSet) *options {
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; defaults to the pod's namespace.")
 	fs.IntVar(&o.maxConcurrentReconciles, "max-concurrent-reconciles", 4, "Reconciles run at once per kind.")
+	fs.IntVar(&o.brokerConcurrency, "broker-concurrency", 8, "Reconciles calling one broker at once, across kinds, so that a slow broker cannot hold every worker.")
 	fs.DurationVar(&o.resyncInterval, "resync-interval", 5*time.Minute, "How often a ready object is checked against the broker to repair drift (jittered).")
 	fs.DurationVar(&o.maxRetryDelay, "max-retry-delay", time.Minute, "Longest backoff between retries after transient failures, such as an unreachable broker.")
 	fs.DurationVar(&o.brokerTimeout, "broker-timeout", 10*time.Second, "Upper bound of one broker API call, retries included.")

@@ -59,6 +59,7 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 		ResyncInterval:          o.resyncInterval,
 		BrokerTimeout:           o.brokerTimeout,
 		MaxConcurrentReconciles: o.maxConcurrentReconciles,
+		BrokerConcurrency:       o.brokerConcurrency,
 		MaxRetryDelay:           o.maxRetryDelay,
 	}); err != nil {
 		return err

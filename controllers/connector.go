@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"sync"
@@ -27,6 +28,7 @@ type connector struct {
 
 	mu      sync.Mutex
 	clients map[types.NamespacedName]cachedClient
+	gates   map[types.UID]chan struct{}
 }
 
 type cachedClient struct {
@@ -35,7 +37,8 @@ type cachedClient struct {
 }
 
 func newConnector(c client.Client, direct client.Reader, o Options) *connector {
-	return &connector{c: c, o: o, secrets: &secretReader{cached: c, direct: direct}, clients: map[types.NamespacedName]cachedClient{}}
+	return &connector{c: c, o: o, secrets: &secretReader{cached: c, direct: direct},
+		clients: map[types.NamespacedName]cachedClient{}, gates: map[types.UID]chan struct{}{}}
 }
 
 // brokerKey is how an object's broker reference is indexed: "ns/name".
@@ -187,3 +190,30 @@ func configKey(c broker.Config) string {
 
 // callTimeout bounds a whole reconcile's worth of broker calls.
 func (k *connector) callTimeout() time.Duration { return 3 * k.o.BrokerTimeout }
+
+// errBrokerBusy means every slot of a broker was taken for longer than a
+// reconcile waits; the object is looked at again shortly.
+var errBrokerBusy = errors.New("broker busy")
+
+// acquire takes one of b's slots for broker calls, waiting a little while
+// for one. Bounding the calls in flight per broker keeps one slow broker
+// from holding every worker while objects of other brokers wait.
+func (k *connector) acquire(ctx context.Context, b *mqttv1.MQTTBroker) (release func(), err error) {
+	k.mu.Lock()
+	gate, ok := k.gates[b.UID]
+	if !ok {
+		gate = make(chan struct{}, k.o.BrokerConcurrency)
+		k.gates[b.UID] = gate
+	}
+	k.mu.Unlock()
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case gate <- struct{}{}:
+		return func() { <-gate }, nil
+	case <-t.C:
+		return nil, errBrokerBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

@@ -47,9 +47,19 @@ func passwordHash(uid types.UID, password string) string {
 // and keeping its connection details and template metadata current.
 func (k userKind) generatedPassword(ctx context.Context, u *mqttv1.MQTTUser, b *mqttv1.MQTTBroker) (string, error) {
 	name := u.GeneratedSecretName()
-	s, err := k.conns.secrets.get(ctx, u.Namespace, name)
+	s := &corev1.Secret{}
+	err := k.Get(ctx, client.ObjectKey{Namespace: u.Namespace, Name: name}, s)
 	if apierrors.IsNotFound(err) {
-		return k.createGeneratedSecret(ctx, u, b)
+		// The cache holds every Secret the operator generated, so a new
+		// user's Secret is created without asking the API server first.
+		// One the cache does not hold (left behind without the watch
+		// label, or created a moment ago) makes the create fail, and is
+		// then read directly.
+		pw, cerr := k.createGeneratedSecret(ctx, u, b)
+		if !apierrors.IsAlreadyExists(cerr) {
+			return pw, cerr
+		}
+		s, err = k.conns.secrets.get(ctx, u.Namespace, name)
 	}
 	if err != nil {
 		return "", fmt.Errorf("get Secret %s: %w", name, err)
@@ -101,11 +111,8 @@ func (k userKind) createGeneratedSecret(ctx context.Context, u *mqttv1.MQTTUser,
 		return "", fmt.Errorf("own Secret %s: %w", s.Name, err)
 	}
 	if err := k.Create(ctx, s); err != nil {
-		// An AlreadyExists means the cache is behind: the next reconcile
-		// reads the Secret that is there.
 		return "", fmt.Errorf("create Secret %s: %w", s.Name, err)
 	}
-	k.recorder.Eventf(u, nil, corev1.EventTypeNormal, "SecretCreated", "CreateSecret", "generated a password into Secret %s", s.Name)
 	return pw, nil
 }
 

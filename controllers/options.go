@@ -26,6 +26,9 @@ type Options struct {
 	BrokerTimeout time.Duration
 	// MaxConcurrentReconciles per kind.
 	MaxConcurrentReconciles int
+	// BrokerConcurrency bounds the reconciles calling one broker at once,
+	// across kinds.
+	BrokerConcurrency int
 	// WaitInterval is how long to wait before looking again at an object
 	// whose broker is not ready.
 	WaitInterval time.Duration
@@ -46,6 +49,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = 4
+	}
+	if o.BrokerConcurrency <= 0 {
+		o.BrokerConcurrency = 8
 	}
 	if o.WaitInterval <= 0 {
 		o.WaitInterval = 15 * time.Second

@@ -2,8 +2,10 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -82,7 +84,11 @@ func (r *reconciler[T, S]) reconcile(ctx context.Context, obj T) (ctrl.Result, e
 	if err := ensureFinalizer(ctx, r.Client, obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	res, err := summarize(st, gen, r.sync(ctx, obj), "the broker holds "+r.kind.claim(obj).what)
+	err := r.sync(ctx, obj)
+	if errors.Is(err, errBrokerBusy) {
+		return ctrl.Result{RequeueAfter: jitter(time.Second)}, nil
+	}
+	res, err := summarize(st, gen, err, "the broker holds "+r.kind.claim(obj).what)
 	if rq, ok := r.kind.(requeuer[T]); ok && err == nil {
 		if d := rq.requeueAfter(obj, r.Clock.Now()); d > 0 {
 			res.RequeueAfter = d
@@ -113,6 +119,11 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	if err != nil {
 		return err
 	}
+	release, err := r.conns.acquire(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
 	defer cancel()
 	// An explicit request to reconcile (kubectl mqtt reconcile) looks at
@@ -246,6 +257,9 @@ func (r *reconciler[T, S]) delete(ctx context.Context, obj T) error {
 		return nil
 	}
 	if err := r.finalize(ctx, obj); err != nil {
+		if errors.Is(err, errBrokerBusy) {
+			return err
+		}
 		setDeleting(obj.GetCommonStatus(), obj.GetGeneration(), err)
 		return err
 	}
@@ -286,6 +300,11 @@ func (r *reconciler[T, S]) removeFromBroker(ctx context.Context, obj T) error {
 	if err != nil {
 		return err
 	}
+	release, err := r.conns.acquire(ctx, b)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
 	defer cancel()
 	if err := r.kind.remove(ctx, cl, obj); err != nil {

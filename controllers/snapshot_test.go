@@ -84,3 +84,35 @@ func TestSnapshots(t *testing.T) {
 		t.Fatal("dropped snapshot still there")
 	}
 }
+
+// A broker's slots bound the reconciles calling it; one that waits too
+// long gives up with errBrokerBusy instead of holding a worker.
+func TestBrokerGate(t *testing.T) {
+	k := newConnector(nil, nil, Options{BrokerConcurrency: 2})
+	b := readyBroker("gate", time.Now())
+	r1, err1 := k.acquire(t.Context(), b)
+	r2, err2 := k.acquire(t.Context(), b)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("acquire: %v %v", err1, err2)
+	}
+	start := time.Now()
+	if _, err := k.acquire(t.Context(), b); !errors.Is(err, errBrokerBusy) {
+		t.Fatalf("third acquire = %v, want errBrokerBusy", err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("gave up after %v, want about a second", d)
+	}
+	other := readyBroker("other", time.Now())
+	if r, err := k.acquire(t.Context(), other); err != nil {
+		t.Fatalf("another broker is not limited by this one: %v", err)
+	} else {
+		r()
+	}
+	r1()
+	r3, err := k.acquire(t.Context(), b)
+	if err != nil {
+		t.Fatalf("acquire after a release: %v", err)
+	}
+	r2()
+	r3()
+}
