@@ -19,42 +19,30 @@ const (
 	indexSecretName = "mqtt.spec.passwordSecretRef.name"
 )
 
-func registerIndexes(mgr ctrl.Manager) error {
-	idx := mgr.GetFieldIndexer()
-	ctx := context.Background()
-	type entry struct {
-		obj client.Object
-		key string
-		fn  client.IndexerFunc
-	}
-	entries := []entry{
-		{&mqttv1.MQTTUser{}, indexBroker, func(o client.Object) []string {
-			u := o.(*mqttv1.MQTTUser)
-			return []string{brokerKey(u.Namespace, u.Spec.BrokerRef)}
-		}},
-		{&mqttv1.MQTTACL{}, indexBroker, func(o client.Object) []string {
-			a := o.(*mqttv1.MQTTACL)
-			return []string{brokerKey(a.Namespace, a.Spec.BrokerRef)}
-		}},
-		{&mqttv1.MQTTBan{}, indexBroker, func(o client.Object) []string {
-			b := o.(*mqttv1.MQTTBan)
-			return []string{brokerKey(b.Namespace, b.Spec.BrokerRef)}
-		}},
-		{&mqttv1.MQTTUser{}, indexClaim, func(o client.Object) []string { return []string{userKind{}.claim(o.(*mqttv1.MQTTUser)).key} }},
-		{&mqttv1.MQTTACL{}, indexClaim, func(o client.Object) []string { return []string{aclKind{}.claim(o.(*mqttv1.MQTTACL)).key} }},
-		{&mqttv1.MQTTBan{}, indexClaim, func(o client.Object) []string { return []string{banKind{}.claim(o.(*mqttv1.MQTTBan)).key} }},
-		{&mqttv1.MQTTUser{}, indexSecretName, func(o client.Object) []string {
-			u := o.(*mqttv1.MQTTUser)
-			if u.Spec.PasswordSecretRef == nil {
-				return nil
-			}
-			return []string{u.Spec.PasswordSecretRef.Name}
-		}},
-	}
-	for _, e := range entries {
-		if err := idx.IndexField(ctx, e.obj, e.key, e.fn); err != nil {
-			return fmt.Errorf("index %T by %s: %w", e.obj, e.key, err)
+// registerIndexes indexes a broker-facing kind by broker and by claim.
+func (r *reconciler[T, S]) registerIndexes(mgr ctrl.Manager) error {
+	return indexFields(mgr, r.newObj(), map[string]client.IndexerFunc{
+		indexBroker: func(o client.Object) []string {
+			return []string{brokerKey(o.GetNamespace(), o.(T).GetBrokerRef())}
+		},
+		indexClaim: func(o client.Object) []string { return []string{r.kind.claim(o.(T)).key} },
+	})
+}
+
+func indexFields(mgr ctrl.Manager, obj client.Object, fields map[string]client.IndexerFunc) error {
+	for name, fn := range fields {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, name, fn); err != nil {
+			return fmt.Errorf("index %T by %s: %w", obj, name, err)
 		}
 	}
 	return nil
+}
+
+// secretNameIndex finds the MQTTUsers that name a Secret.
+func secretNameIndex(o client.Object) []string {
+	u := o.(*mqttv1.MQTTUser)
+	if u.Spec.PasswordSecretRef == nil {
+		return nil
+	}
+	return []string{u.Spec.PasswordSecretRef.Name}
 }

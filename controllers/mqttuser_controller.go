@@ -218,6 +218,9 @@ func (k userKind) finalizeKubernetes(ctx context.Context, u *mqttv1.MQTTUser) er
 // SetupWithManager adds the watches of the generated and referenced
 // Secrets to the common ones.
 func (r *MQTTUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := indexFields(mgr, &mqttv1.MQTTUser{}, map[string]client.IndexerFunc{indexSecretName: secretNameIndex}); err != nil {
+		return err
+	}
 	return r.setup(mgr, func(b *builder.Builder) *builder.Builder {
 		return b.Owns(&corev1.Secret{}).Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret))
 	})

@@ -75,9 +75,6 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	if o.Factory == nil {
 		return fmt.Errorf("controllers: a broker factory is required")
 	}
-	if err := registerIndexes(mgr); err != nil {
-		return err
-	}
 	registerMetrics(mgr.GetClient())
 	conns := newConnector(mgr.GetClient(), mgr.GetAPIReader(), o)
 	depsFor := func(name string) deps {

@@ -370,6 +370,9 @@ func setDeleting(st *mqttv1.CommonStatus, gen int64, err error) {
 // itself, its MQTTBroker, its rivals for a claim and the drift scanner's
 // findings. more adds the kind's own watches.
 func (r *reconciler[T, S]) setup(mgr ctrl.Manager, more func(*builder.Builder) *builder.Builder) error {
+	if err := r.registerIndexes(mgr); err != nil {
+		return err
+	}
 	obj := r.newObj()
 	claimOf := func(o client.Object) string { return r.kind.claim(o.(T)).key }
 	bld := ctrl.NewControllerManagedBy(mgr).
