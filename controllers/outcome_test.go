@@ -58,7 +58,7 @@ func TestClassify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := classify(tc.in, o)
 			if tc.want == nil {
-				if got != tc.in {
+				if !errors.Is(got, tc.in) {
 					t.Fatalf("classify = %#v, want the input back", got)
 				}
 				return
@@ -142,7 +142,7 @@ func TestSummarize(t *testing.T) {
 					t.Fatalf("err = %v, want a terminal error", err)
 				}
 			case "same":
-				if err != tc.in {
+				if !errors.Is(err, tc.in) {
 					t.Fatalf("err = %v, want the input back for backoff", err)
 				}
 			}

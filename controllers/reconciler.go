@@ -102,16 +102,7 @@ func (r *reconciler[T, S]) reconcile(ctx context.Context, obj T) (ctrl.Result, e
 // broker shows the object in sync.
 func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	c := r.kind.claim(obj)
-	b, err := r.conns.resolve(ctx, obj.GetNamespace(), obj.GetBrokerRef())
-	if err != nil {
-		return err
-	}
-	if other, err := otherHolder(ctx, r.Client, obj, r.newList(), c.key); err != nil {
-		return err
-	} else if other != "" {
-		return stalled(c.conflictReason, "%s on MQTTBroker %s is held by %s", c.what, brokerKey(obj.GetNamespace(), obj.GetBrokerRef()), other)
-	}
-	cl, err := r.conns.clientFor(ctx, b)
+	b, cl, err := r.connect(ctx, obj, c)
 	if err != nil {
 		return err
 	}
@@ -154,6 +145,32 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	}
 	r.snaps.put(b, c.entry, want)
 	obj.SetBrokerResult(successResult(op, r.Clock.Now()))
+	r.recordChange(obj, c, op, repair, adopted, found)
+	if h, ok := r.kind.(afterApplyHook[T, S]); ok {
+		h.afterApply(ctx, cl, obj, want, have, found)
+	}
+	return nil
+}
+
+// connect finds obj's broker, checks that obj holds its claim there, and
+// returns a client for it.
+func (r *reconciler[T, S]) connect(ctx context.Context, obj T, c claim) (*mqttv1.MQTTBroker, broker.Client, error) {
+	b, err := r.conns.resolve(ctx, obj.GetNamespace(), obj.GetBrokerRef())
+	if err != nil {
+		return nil, nil, err
+	}
+	if other, err := otherHolder(ctx, r.Client, obj, r.newList(), c.key); err != nil {
+		return nil, nil, err
+	} else if other != "" {
+		return nil, nil, stalled(c.conflictReason, "%s on MQTTBroker %s is held by %s", c.what, brokerKey(obj.GetNamespace(), obj.GetBrokerRef()), other)
+	}
+	cl, err := r.conns.clientFor(ctx, b)
+	return b, cl, err
+}
+
+// recordChange tells what a write did: one Event, and for a repair the
+// drift metric.
+func (r *reconciler[T, S]) recordChange(obj T, c claim, op string, repair, adopted, found bool) {
 	switch {
 	case repair:
 		driftCorrections.WithLabelValues(r.name).Inc()
@@ -165,10 +182,6 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	default:
 		r.event(obj, corev1.EventTypeNormal, "Updated", op, "updated %s on the broker", c.what)
 	}
-	if h, ok := r.kind.(afterApplyHook[T, S]); ok {
-		h.afterApply(ctx, cl, obj, want, have, found)
-	}
-	return nil
 }
 
 // observe reads obj's entry from a fresh list of the broker when there is
