@@ -87,7 +87,10 @@ func (b *Broker) v4AddACL(obj map[string]any) (map[string]any, string, bool) {
 	case "sub":
 		actions = []string{actSubscribe}
 	case "pubsub":
-		actions = []string{actPublish, actSubscribe}
+		// Both halves get the same created_at, and lookups break the tie by
+		// comparing whole records, newest "first": sub sorts before pub
+		// (emqx_acl_mnesia_db:comparing/2).
+		actions = []string{actSubscribe, actPublish}
 	}
 	failed := ""
 	switch {
