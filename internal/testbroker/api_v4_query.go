@@ -9,7 +9,7 @@ import (
 // v4 list filters, as emqx_mgmt_api:params2qs/2 (EMQX 4.4) turns a query
 // string into clauses. Every v4 list handler passes it a schema naming the
 // filters it knows and their types; other keys are ignored. The rules a
-// double has to keep (docs/internals/emqx-api.md, "List filters"):
+// double has to keep (docs/internals/emqx-api.md, "Pagination and list filters"):
 //
 //   - keys are read in query-string order and each value is converted to
 //     its type; the first that does not convert throws

@@ -14,6 +14,8 @@
 //
 // # ACL rule order
 //
+// docs/internals/v4-acl-order.md explains this section at length.
+//
 // v4 stores one rule per (login, topic, action), evaluates a login's rules
 // newest-created first, has no way to reorder them, and can only delete a
 // whole topic (every action of it). "all" is stored as a publish and a
