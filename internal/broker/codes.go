@@ -171,12 +171,6 @@ func CodeClass(code string) Class {
 	return ClassRejected
 }
 
-// V4CodeClass is the class of a v4 numeric result code; 0 gives "".
-func V4CodeClass(code int) Class { return CodeClass(strconv.Itoa(code)) }
-
-// V5CodeClass is the class of a v5 string code.
-func V5CodeClass(code string) Class { return CodeClass(code) }
-
 // ReasonCode renders a v5 publish reason_code as an Error.Code.
 func ReasonCode(rc int) string { return ReasonCodePrefix + strconv.Itoa(rc) }
 

@@ -81,7 +81,7 @@ func TestCodes(t *testing.T) {
 }
 
 func TestClassHelpers(t *testing.T) {
-	got := []Class{V4CodeClass(115), V4CodeClass(101), V4CodeClass(0), V5CodeClass("BAD_TOKEN"), ReasonCodeClass(144), ReasonCodeClass(16)}
+	got := []Class{CodeClass("115"), CodeClass("101"), CodeClass("0"), CodeClass("BAD_TOKEN"), ReasonCodeClass(144), ReasonCodeClass(16)}
 	want := []Class{ClassRejected, ClassTransient, "", ClassUnauthorized, ClassRejected, ""}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("class helpers mismatch (-want +got):\n%s", diff)

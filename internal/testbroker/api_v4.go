@@ -13,6 +13,7 @@ type v4call struct {
 	r     *http.Request
 	vars  map[string]string // percent-decoded once; '+' stays '+'
 	query url.Values        // form-decoded: '+' is a space
+	pairs []queryPair       // the same, in order, for list filters
 	// params is what an EMQX 4 handler sees for an object body: the body's
 	// keys with the query string's pairs taking precedence.
 	params map[string]any
@@ -100,7 +101,7 @@ func (b *Broker) serveV4(r *http.Request, rawPath string) (resp response) {
 	if err != nil {
 		return emptyResp(http.StatusBadRequest)
 	}
-	c.query = q
+	c.query, c.pairs = q, queryPairs(r.URL.RawQuery)
 	body, err := readBody(r)
 	if err != nil {
 		return textResp(http.StatusBadRequest, "Bad Request")

@@ -3,7 +3,6 @@ package testbroker
 import (
 	"slices"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -88,7 +87,10 @@ func (b *Broker) v4AddACL(obj map[string]any) (map[string]any, string, bool) {
 	case "sub":
 		actions = []string{actSubscribe}
 	case "pubsub":
-		actions = []string{actPublish, actSubscribe}
+		// Both halves get the same created_at, and lookups break the tie by
+		// comparing whole records, newest "first": sub sorts before pub
+		// (emqx_acl_mnesia_db:comparing/2).
+		actions = []string{actSubscribe, actPublish}
 	}
 	failed := ""
 	switch {
@@ -166,26 +168,21 @@ func v4ACLRowJSON(kind string, row v4ACLRow) map[string]any {
 
 func v4ACLList(kind string) func(*Broker, *v4call) response {
 	return func(b *Broker, c *v4call) response {
+		schema := map[string]string{"topic": v4Binary, "action": v4Atom, "access": v4Atom}
+		if kind != kindAll {
+			schema[kind], schema["_like_"+kind] = v4Binary, v4Binary
+		}
+		fs, _ := parseV4Filters(c.pairs, schema)
 		page, limit, ok := v4Paging(c.query, 50)
 		if !ok {
 			return v4Internal()
 		}
-		exact, hasExact := firstQuery(c.query, kind)
-		like, hasLike := firstQuery(c.query, "_like_"+kind)
-		topic, hasTopic := firstQuery(c.query, "topic")
-		action, hasAction := firstQuery(c.query, "action")
-		access, hasAccess := firstQuery(c.query, "access")
 		var rows []v4ACLRow
 		for _, pr := range b.store.listRules(kind) {
-			if kind != kindAll && (hasExact && pr.p.name != exact || hasLike && !strings.Contains(pr.p.name, like)) {
-				continue
-			}
 			for _, r := range pr.rules {
-				if hasTopic && r.topic != topic || hasAction && v4ActionName(r.action) != action ||
-					hasAccess && r.permission != access {
-					continue
+				if fs.all(func(f v4Clause) bool { return f.matchACL(pr.p.name, r) }) {
+					rows = append(rows, v4ACLRow{login: pr.p.name, rule: r, created: r.createdAt})
 				}
-				rows = append(rows, v4ACLRow{login: pr.p.name, rule: r, created: r.createdAt})
 			}
 		}
 		start, end, _ := pageSlice(len(rows), page, limit)
@@ -197,6 +194,19 @@ func v4ACLList(kind string) func(*Broker, *v4call) response {
 		}
 		return v4Paged(data, map[string]any{"page": page, "limit": limit, "count": len(rows)})
 	}
+}
+
+// matchACL applies one clause of an ACL list query to a rule of login.
+func (c v4Clause) matchACL(login string, r rule) bool {
+	switch c.field {
+	case "topic":
+		return r.topic == c.value
+	case "action":
+		return v4ActionName(r.action) == c.value
+	case "access":
+		return r.permission == c.value
+	}
+	return c.matchLogin(login)
 }
 
 func v4ACLGet(kind string) func(*Broker, *v4call) response {

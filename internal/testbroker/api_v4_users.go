@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 )
 
 // /auth_username and /auth_clientid (emqx_auth_mnesia_api in EMQX 4.4).
@@ -74,18 +73,16 @@ func v4UserCreate(kind string) func(*Broker, *v4call) response {
 
 func v4UserList(kind string) func(*Broker, *v4call) response {
 	return func(b *Broker, c *v4call) response {
+		fs, _ := parseV4Filters(c.pairs, map[string]string{kind: v4Binary, "_like_" + kind: v4Binary})
 		page, limit, ok := v4Paging(c.query, 10000)
 		if !ok {
 			return v4Internal()
 		}
-		exact, hasExact := firstQuery(c.query, kind)
-		like, hasLike := firstQuery(c.query, "_like_"+kind)
 		var rows []userRecord
 		for _, u := range b.store.listUsers(kind) {
-			if hasExact && u.name != exact || hasLike && !strings.Contains(u.name, like) {
-				continue
+			if fs.all(func(f v4Clause) bool { return f.matchLogin(u.name) }) {
+				rows = append(rows, u)
 			}
-			rows = append(rows, u)
 		}
 		start, end, hasnext := pageSlice(len(rows), page, limit)
 		pageRows := rows[start:end]
@@ -96,7 +93,7 @@ func v4UserList(kind string) func(*Broker, *v4call) response {
 			data = append(data, map[string]any{kind: u.name, "created_at": u.createdAt.UnixMilli()})
 		}
 		count := len(rows)
-		if hasExact || hasLike {
+		if len(fs) > 0 {
 			count = -1
 		}
 		return v4Paged(data, v4Meta(page, limit, count, hasnext))

@@ -218,6 +218,26 @@ func (c *v5call) object() (map[string]any, response, bool) {
 	return obj, response{}, true
 }
 
+// strictObject is object for a schema that refuses unknown fields, as
+// hocon's struct check does: a key outside fields is a 400 BAD_REQUEST.
+func (c *v5call) strictObject(fields ...string) (map[string]any, response, bool) {
+	obj, resp, ok := c.object()
+	if !ok {
+		return nil, resp, false
+	}
+	var unknown []string
+	for k := range obj {
+		if !slices.Contains(fields, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, v5SchemaErr(strings.Join(unknown, ","), "unknown_fields"), false
+	}
+	return obj, response{}, true
+}
+
 // array returns the body as a JSON array or a schema error.
 func (c *v5call) array() ([]any, response, bool) {
 	arr, ok := c.body.([]any)
@@ -225,6 +245,17 @@ func (c *v5call) array() ([]any, response, bool) {
 		return nil, v5SchemaErr("", "expected an array"), false
 	}
 	return arr, response{}, true
+}
+
+// v5Fuzzy returns a fuzzy filter (like_<field>, match_<field>) unless an
+// exact filter on the same field overrides it: emqx_mgmt_api's
+// do_parse_qstring/4 drops such a clause.
+func v5Fuzzy(q url.Values, key string) (string, bool) {
+	field := strings.TrimPrefix(strings.TrimPrefix(key, "like_"), "match_")
+	if _, exact := q[field]; exact {
+		return "", false
+	}
+	return firstQuery(q, key)
 }
 
 // queryBool parses an optional boolean query parameter.

@@ -69,8 +69,9 @@ func (b *Broker) v5RulesPurge(*v5call) response {
 	return v5BadRequest("'built_in_database' type source must be disabled before purge.")
 }
 
-// parseV5Rule validates one rule object against the API schema. pub and sub
-// are refused here although EMQX's storage layer would understand them.
+// parseV5Rule validates one rule object against the API schema and keeps
+// what emqx_authz_rule_raw:parse_rule/1 keeps. pub and sub are refused here
+// although EMQX's storage layer would understand them.
 func parseV5Rule(v any, path string) (rule, response, bool) {
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -115,6 +116,11 @@ func parseV5Rule(v any, path string) (rule, response, bool) {
 		default:
 			return rule{}, v5SchemaErr(path+".retain", "bad retain"), false
 		}
+	}
+	if r.action == actSubscribe {
+		// Retain means nothing to a subscription: the storage parser keeps
+		// only qos for it and reads it back with the default, "all".
+		r.retain = "all"
 	}
 	return r, response{}, true
 }

@@ -144,14 +144,14 @@ type v5BanFilter struct {
 	re    *regexp.Regexp
 }
 
+// keep applies the filter. A like_clientid or like_username filter also
+// matches the regex bans of that kind, against their pattern text
+// (emqx_mgmt_api_banned:get_fuzzy_validator/2).
 func (f v5BanFilter) keep(bn ban) bool {
-	if bn.as != f.as {
-		return false
-	}
 	if f.re != nil {
-		return f.re.MatchString(bn.who)
+		return (bn.as == f.as || bn.as == f.as+"_re") && f.re.MatchString(bn.who)
 	}
-	return bn.who == f.exact
+	return bn.as == f.as && bn.who == f.exact
 }
 
 func (b *Broker) v5BanList(c *v5call) response {
@@ -167,7 +167,7 @@ func (b *Broker) v5BanList(c *v5call) response {
 	}
 	fuzzy := false
 	for _, key := range []string{"like_clientid", "like_username", "like_peerhost", "like_peerhost_net"} {
-		v, has := firstQuery(c.query, key)
+		v, has := v5Fuzzy(c.query, key)
 		if !has {
 			continue
 		}

@@ -72,6 +72,9 @@ func v5Timestamp(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
+// clientFilter is one /clients query filter, already converted.
+type clientFilter func(ci clientInfo) bool
+
 func v5ClientFilters(q url.Values) ([]clientFilter, bool, response) {
 	var fs []clientFilter
 	bad := func(k string) response { return v5Err(http.StatusBadRequest, "INVALID_PARAMETER", "invalid "+k) }
@@ -82,11 +85,11 @@ func v5ClientFilters(q url.Values) ([]clientFilter, bool, response) {
 		fs = append(fs, func(ci clientInfo) bool { return ci.hasUsername && slices.Contains(names, ci.username) })
 	}
 	fuzzy := false
-	if v, ok := firstQuery(q, "like_clientid"); ok {
+	if v, ok := v5Fuzzy(q, "like_clientid"); ok {
 		fuzzy = true
 		fs = append(fs, func(ci clientInfo) bool { return strings.Contains(ci.id, v) })
 	}
-	if v, ok := firstQuery(q, "like_username"); ok {
+	if v, ok := v5Fuzzy(q, "like_username"); ok {
 		fuzzy = true
 		fs = append(fs, func(ci clientInfo) bool { return ci.hasUsername && strings.Contains(ci.username, v) })
 	}
@@ -406,10 +409,10 @@ func (b *Broker) v5SubList(c *v5call) response {
 	clientid, hasClient := get("clientid")
 	topic, hasTopic := get("topic")
 	group, hasGroup := get("share_group")
-	match, hasMatch := get("match_topic")
-	if hasMatch && (strings.HasPrefix(match, "$share/") || !validTopicFilter(match)) {
+	if match, has := get("match_topic"); has && (strings.HasPrefix(match, "$share/") || !validTopicFilter(match)) {
 		return v5Err(http.StatusBadRequest, "INVALID_PARAMETER", "match_topic_invalid")
 	}
+	match, hasMatch := v5Fuzzy(c.query, "match_topic")
 	var qos int
 	qosS, hasQoS := get("qos")
 	if hasQoS {

@@ -18,12 +18,18 @@ func init() {
 
 // flatPerNode renders v5's metrics/stats shape: one flat object per node
 // with "node" beside the counters, or a single summed object with
-// aggregate=true. An unknown node yields [].
-func flatPerNode(c *v5call, values map[string]int64) response {
-	if agg, _ := firstQuery(c.query, "aggregate"); agg == "true" {
+// aggregate=true. aggregate is a boolean query parameter: any other value
+// fails the schema check (400). Only /metrics takes a node parameter (an
+// unknown node yields []); /stats does not declare one, so it is ignored.
+func flatPerNode(c *v5call, values map[string]int64, withNode bool) response {
+	agg, _, ok := queryBool(c.query, "aggregate")
+	if !ok {
+		return v5SchemaErr("aggregate", "not a boolean")
+	}
+	if agg {
 		return v5JSON(http.StatusOK, values)
 	}
-	if node, has := firstQuery(c.query, "node"); has && node != nodeName {
+	if node, has := firstQuery(c.query, "node"); withNode && has && node != nodeName {
 		return v5JSON(http.StatusOK, []any{})
 	}
 	m := make(map[string]any, len(values)+1)
@@ -34,8 +40,8 @@ func flatPerNode(c *v5call, values map[string]int64) response {
 	return v5JSON(http.StatusOK, []any{m})
 }
 
-func (b *Broker) v5Metrics(c *v5call) response { return flatPerNode(c, b.metrics.v5()) }
-func (b *Broker) v5Stats(c *v5call) response   { return flatPerNode(c, b.stats()) }
+func (b *Broker) v5Metrics(c *v5call) response { return flatPerNode(c, b.metrics.v5(), true) }
+func (b *Broker) v5Stats(c *v5call) response   { return flatPerNode(c, b.stats(), false) }
 
 func (b *Broker) v5NodeInfo() map[string]any {
 	st := b.stats()

@@ -93,7 +93,7 @@ func (b *Broker) v5UserList(c *v5call) response {
 
 func (b *Broker) v5UserCreate(c *v5call) response {
 	return b.withAuthn(c, func() response {
-		obj, resp, ok := c.object()
+		obj, resp, ok := c.strictObject("user_id", "password", "is_superuser")
 		if !ok {
 			return resp
 		}
@@ -133,7 +133,7 @@ func (b *Broker) v5UserGet(c *v5call) response {
 
 func (b *Broker) v5UserUpdate(c *v5call) response {
 	return b.withAuthn(c, func() response {
-		obj, resp, ok := c.object()
+		obj, resp, ok := c.strictObject("password", "is_superuser")
 		if !ok {
 			return resp
 		}

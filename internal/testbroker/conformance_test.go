@@ -1,19 +1,27 @@
 package testbroker
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mqttoperator/mqtt-operator/internal/mqtttest"
 )
 
-// conformanceRow is one request and what the reference files say EMQX
-// answers. Rows run in order against one broker, so later rows can rely on
+// conformanceRow is one request and what EMQX answers to it (v4.4.19 for
+// /api/v4, v5.8.9 for /api/v5; docs/internals/emqx-api.md explains the
+// quirks). Rows run in order against one broker, so later rows can rely on
 // state created by earlier ones (noted in their names).
 type conformanceRow struct {
-	name   string
+	name string
+	// src names the EMQX source (file and function, or test suite) that
+	// shows the behaviour, where the row pins down something easy to get wrong.
+	src    string
+	before func(t *testing.T, b *Broker) // runs first, e.g. to connect a client
 	req    req
 	status int
 	text   string         // exact text body (non-JSON replies)
@@ -44,7 +52,7 @@ const (
 
 func v4Rows() []conformanceRow {
 	return []conformanceRow{
-		// §5.1 auth_username / auth_clientid
+		// auth_username / auth_clientid (emqx_auth_mnesia_api)
 		{name: "v4 create user", req: r4("POST", "/auth_username", `{"username":"alice","password":"pw1"}`),
 			status: 200, json: `{"code":0}`},
 		{name: "v4 duplicate user is uncoded existed", req: r4("POST", "/auth_username", `{"username":"alice","password":"x"}`),
@@ -85,6 +93,9 @@ func v4Rows() []conformanceRow {
 		{name: "v4 list with filter has count -1", req: r4("GET", "/auth_username?_like_username=o", ""),
 			status: 200, fields: map[string]any{"meta/count": -1, "meta/hasnext": false, "data/0/username": "bob"},
 			absent: []string{"data/1"}},
+		{name: "v4 exact filter overrides like on the same field", req: r4("GET", "/auth_username?_like_username=zzz&username=alice", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api.erl pick_params_to_qs/4",
+			status: 200, fields: map[string]any{"meta/count": -1, "data/0/username": "alice"}, absent: []string{"data/1"}},
 		{name: "v4 list paging meta", req: r4("GET", "/auth_username?_limit=1", ""),
 			status: 200, fields: map[string]any{"meta/page": 1, "meta/limit": 1, "meta/count": 3, "meta/hasnext": true}},
 		{name: "v4 bad _page is a crash", req: r4("GET", "/auth_username?_page=abc", ""),
@@ -108,16 +119,20 @@ func v4Rows() []conformanceRow {
 		{name: "v4 + in path is literal", req: r4("GET", "/auth_clientid/a+b", ""),
 			status: 200, fields: map[string]any{"data/clientid": "a+b"}},
 
-		// §5.2 acl
+		// acl (emqx_acl_mnesia_api)
 		{name: "v4 acl pubsub create echoes pubsub", req: r4("POST", "/acl", `{"username":"alice","topic":"t/1","action":"pubsub","access":"allow"}`),
 			status: 200, json: `{"code":0,"data":{"username":"alice","topic":"t/1","action":"pubsub","access":"allow","result":"ok"}}`},
-		{name: "v4 acl pubsub stored as two rules", req: r4("GET", "/acl/username/alice", ""),
-			status: 200, json: `{"code":0,"data":[{"username":"alice","topic":"t/1","action":"pub","access":"allow"},{"username":"alice","topic":"t/1","action":"sub","access":"allow"}]}`},
+		{name: "v4 acl pubsub stored as two rules, sub first", req: r4("GET", "/acl/username/alice", ""),
+			src:    "v4.4.19 apps/emqx_auth_mnesia/src/emqx_acl_mnesia_db.erl normalize_rule/1, lookup_acl/1, comparing/2",
+			status: 200, json: `{"code":0,"data":[{"username":"alice","topic":"t/1","action":"sub","access":"allow"},{"username":"alice","topic":"t/1","action":"pub","access":"allow"}]}`},
 		{name: "v4 acl upsert per action moves to front", req: r4("POST", "/acl", `{"username":"alice","topic":"t/1","action":"pub","access":"deny"}`),
 			status: 200, fields: map[string]any{"data/result": "ok"}},
 		{name: "v4 acl list after upsert: no duplicate, newest first", req: r4("GET", "/acl/username?username=alice", ""),
 			status: 200, fields: map[string]any{"meta/count": 2, "meta/limit": 50, "data/0/action": "pub", "data/0/access": "deny"},
 			absent: []string{"meta/hasnext"}},
+		{name: "v4 acl list: exact login overrides like", req: r4("GET", "/acl/username?username=alice&_like_username=zzz&action=pub", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api.erl pick_params_to_qs/4; apps/emqx_auth_mnesia/src/emqx_acl_mnesia_db.erl filter_params/2",
+			status: 200, fields: map[string]any{"meta/count": 1, "data/0/username": "alice", "data/0/access": "deny"}},
 		{name: "v4 acl bad action is a printed erlang term", req: r4("POST", "/acl", `{"clientid":"c1","topic":"x","action":"pubx","access":"allow"}`),
 			status: 200, json: `{"message":"{add,#{access => <<\"allow\">>,action => <<\"pubx\">>,clientid => <<\"c1\">>,result => <<\"{error,action}\">>,topic => <<\"x\">>}}"}`},
 		{name: "v4 acl empty topic names the topic field", req: r4("POST", "/acl", `{"username":"u","topic":"","action":"pub","access":"allow"}`),
@@ -147,7 +162,7 @@ func v4Rows() []conformanceRow {
 		{name: "v4 acl delete missing rule is code 0", req: r4("DELETE", "/acl/$all/topic/none", ""),
 			status: 200, json: `{"code":0}`},
 
-		// §5.3 banned
+		// banned (emqx_mgmt_api_banned)
 		{name: "v4 ban without reason crashes", req: r4("POST", "/banned", `{"who":"c9","as":"clientid"}`),
 			status: 500, text: "Internal Error"},
 		{name: "v4 ban echoes only sent params", req: r4("POST", "/banned", `{"who":"c9","as":"clientid","reason":"r"}`),
@@ -177,7 +192,7 @@ func v4Rows() []conformanceRow {
 		{name: "v4 ban delete bad as is 108", req: r4("DELETE", "/banned/ip/x", ""),
 			status: 200, fields: map[string]any{"code": 108}},
 
-		// §5.4–5.6 clients, subscriptions, mqtt
+		// clients, subscriptions, mqtt (emqx_mgmt_api_clients, _subscriptions, _pubsub)
 		{name: "v4 get unknown client is an empty list", req: r4("GET", "/clients/nobody", ""),
 			status: 200, json: `{"code":0,"data":[]}`},
 		{name: "v4 kick unknown client is code 0", req: r4("DELETE", "/clients/nobody", ""),
@@ -186,6 +201,27 @@ func v4Rows() []conformanceRow {
 			status: 200, json: `{"code":112,"message":"not_found"}`},
 		{name: "v4 clients list meta", req: r4("GET", "/clients?_like_clientid=x", ""),
 			status: 200, json: `{"code":0,"data":[],"meta":{"page":1,"limit":10000,"count":-1,"hasnext":false}}`},
+		{name: "v4 clients: a filter of the wrong type is code 108", req: r4("GET", "/clients?proto_ver=abc", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api_clients.erl fence/1",
+			status: 200, json: `{"code":108,"message":"Can't convert <<\"abc\">> to integer type"}`},
+		{name: "v4 clients: filters are converted before paging", req: r4("GET", "/clients?_page=x&_gte_created_at=soon", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api.erl cluster_query/3",
+			status: 200, json: `{"code":108,"message":"Can't convert <<\"soon\">> to timestamp type"}`},
+		{name: "v4 clients: ip_address is dotted integers only", req: r4("GET", "/clients?ip_address=::1", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api.erl to_type/2, aton/1",
+			status: 200, json: `{"code":108,"message":"Can't convert <<\"::1\">> to ip type"}`},
+		{name: "v4 clients: clean_start is an atom, any value converts", req: r4("GET", "/clients?clean_start=maybe", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api_clients.erl CLIENT_QS_SCHEMA",
+			status: 200, fields: map[string]any{"code": 0, "meta/count": -1}, absent: []string{"data/0"}},
+		{name: "v4 subscriptions: a filter of the wrong type is framework 400 text", req: r4("GET", "/subscriptions?qos=abc", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api_subscriptions.erl list/2; emqx/minirest 0.3.12 src/minirest.erl handle_request/2",
+			status: 400, text: `{bad_value_type,{<<"qos">>,integer,<<"abc">>}}`},
+		{name: "v4 node subscriptions: the same 400", req: r4("GET", "/nodes/emqx@127.0.0.1/subscriptions?qos=1.5", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api.erl node_query/4",
+			status: 400, text: `{bad_value_type,{<<"qos">>,integer,<<"1.5">>}}`},
+		{name: "v4 subscriptions by topic: bad qos crashes", req: r4("GET", "/subscriptions?topic=a&qos=abc", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api_subscriptions.erl qos/1",
+			status: 500, text: "Internal Error"},
 		{name: "v4 subscriptions of unknown client", req: r4("GET", "/subscriptions/nobody", ""),
 			status: 200, json: `{"code":0,"data":[]}`},
 		{name: "v4 publish wildcard topic is 115", req: r4("POST", "/mqtt/publish", `{"topic":"a/+","payload":"x"}`),
@@ -219,7 +255,7 @@ func v4Rows() []conformanceRow {
 		{name: "v4 unsubscribe_batch item codes", req: r4("POST", "/mqtt/unsubscribe_batch", `[{"clientid":"nobody","topic":"a"}]`),
 			status: 200, json: `{"code":0,"data":[{"clientid":"nobody","topic":"a","code":112}]}`},
 
-		// §5.7–5.8 metrics, stats, health
+		// metrics, stats, health
 		{name: "v4 metrics nested per node", req: r4("GET", "/metrics", ""),
 			status: 200, fields: map[string]any{"data/0/node": "emqx@127.0.0.1", "data/0/metrics/client.check_acl": 0}},
 		{name: "v4 stats nested per node", req: r4("GET", "/stats", ""),
@@ -237,7 +273,7 @@ func v4Rows() []conformanceRow {
 func v5Rows() []conformanceRow {
 	hundredOne := strings.Repeat(`{"topic":"t","permission":"allow","action":"all"},`, 100) + `{"topic":"t","permission":"allow","action":"all"}`
 	return []conformanceRow{
-		// §1 envelope
+		// envelope: authentication, routing, body parsing (minirest, emqx_dashboard)
 		{name: "v5 no authorization header", req: req{method: "GET", path: "/api/v5/clients", user: "-"},
 			status: 401, json: `{"code":"AUTHORIZATION_HEADER_ERROR","message":"Support authorization: basic/bearer "}`,
 			header: map[string]string{"WWW-Authenticate": `Basic Realm="emqx-dashboard"`}},
@@ -256,7 +292,7 @@ func v5Rows() []conformanceRow {
 		{name: "v5 status without auth", req: req{method: "GET", path: "/api/v5/status", user: "-"},
 			status: 200, text: "Node emqx@127.0.0.1 is started\nemqx is running", header: map[string]string{"Retry-After": "15"}},
 
-		// §5.1 users
+		// built-in database users (emqx_authn_api)
 		{name: "v5 create user is 201", req: r5("POST", authn+"/users", `{"user_id":"vic","password":"p"}`),
 			status: 201, json: `{"user_id":"vic","is_superuser":false}`},
 		{name: "v5 duplicate user is 409", req: r5("POST", authnE+"/users", `{"user_id":"vic","password":"p"}`),
@@ -265,12 +301,23 @@ func v5Rows() []conformanceRow {
 			status: 400, json: `{"code":"BAD_REQUEST","message":"User error: invalid_user_id"}`},
 		{name: "v5 missing password is a schema error", req: r5("POST", authn+"/users", `{"user_id":"w"}`),
 			status: 400, fields: map[string]any{"code": "BAD_REQUEST"}},
+		{name: "v5 unknown field on create", req: r5("POST", authn+"/users", `{"user_id":"u3","password":"p3","foobar":"foobar"}`),
+			src:    "v5.8.9 apps/emqx_auth_mnesia/test/emqx_authn_api_mnesia_SUITE.erl test_authenticator_users/1; apps/emqx_auth/src/emqx_authn/emqx_authn_api.erl fields(request_user_create)",
+			status: 400, fields: map[string]any{"code": "BAD_REQUEST"}},
+		{name: "v5 clientid instead of user_id", req: r5("POST", authn+"/users", `{"clientid":"u1","password":"p1"}`),
+			src:    "v5.8.9 apps/emqx_auth_mnesia/test/emqx_authn_api_mnesia_SUITE.erl test_authenticator_users/1",
+			status: 400, fields: map[string]any{"code": "BAD_REQUEST"}},
+		{name: "v5 refused creates wrote nothing", req: r5("GET", authn+"/users/u3", ""),
+			status: 404, json: `{"code":"NOT_FOUND","message":"User not found"}`},
 		{name: "v5 get user unwrapped", req: r5("GET", authnE+"/users/vic", ""),
 			status: 200, json: `{"user_id":"vic","is_superuser":false}`},
 		{name: "v5 get missing user", req: r5("GET", authn+"/users/nobody", ""),
 			status: 404, json: `{"code":"NOT_FOUND","message":"User not found"}`},
 		{name: "v5 update returns the user", req: r5("PUT", authn+"/users/vic", `{"password":"q","is_superuser":true}`),
 			status: 200, json: `{"user_id":"vic","is_superuser":true}`},
+		{name: "v5 user_id in an update body", req: r5("PUT", authn+"/users/vic", `{"user_id":"vic","password":"p1"}`),
+			src:    "v5.8.9 apps/emqx_auth_mnesia/test/emqx_authn_api_mnesia_SUITE.erl test_authenticator_user/1; apps/emqx_auth/src/emqx_authn/emqx_authn_api.erl fields(request_user_update)",
+			status: 400, fields: map[string]any{"code": "BAD_REQUEST"}},
 		{name: "v5 update missing user", req: r5("PUT", authn+"/users/nobody", `{"password":"q"}`),
 			status: 404, json: `{"code":"NOT_FOUND","message":"User not found"}`},
 		{name: "v5 delete missing user", req: r5("DELETE", authn+"/users/nobody", ""),
@@ -287,7 +334,7 @@ func v5Rows() []conformanceRow {
 		{name: "v5 authenticator config", req: r5("GET", authn, ""),
 			status: 200, fields: map[string]any{"user_id_type": "username", "id": "password_based:built_in_database"}},
 
-		// §5.2 authorization rules
+		// built-in database authorization rules (emqx_authz_api_mnesia)
 		{name: "v5 rules reject pub", req: r5("POST", rules5+"/users", `[{"username":"vic","rules":[{"topic":"t","permission":"allow","action":"pub"}]}]`),
 			status: 400, fields: map[string]any{"code": "BAD_REQUEST"}},
 		{name: "v5 rules create", req: r5("POST", rules5+"/users", `[{"username":"vic","rules":[{"topic":"t/#","permission":"allow","action":"publish"}]}]`),
@@ -306,6 +353,17 @@ func v5Rows() []conformanceRow {
 			status: 204, text: ""},
 		{name: "v5 empty entry still exists", req: r5("GET", rules5+"/clients/dev-9", ""),
 			status: 200, json: `{"clientid":"dev-9","rules":[]}`},
+		{name: "v5 rules with retain true", req: r5("PUT", rules5+"/clients/dev-10", `{"clientid":"dev-10","rules":[
+			{"topic":"s","permission":"allow","action":"subscribe","retain":true,"qos":[1]},
+			{"topic":"p","permission":"deny","action":"publish","retain":true},
+			{"topic":"a","permission":"allow","action":"all","retain":false}]}`),
+			status: 204, text: ""},
+		{name: "v5 subscribe rule drops retain", req: r5("GET", rules5+"/clients/dev-10", ""),
+			src:    "v5.8.9 apps/emqx_auth/src/emqx_authz/emqx_authz_rule_raw.erl validate_rule_action/3, format_action/2",
+			status: 200, json: `{"clientid":"dev-10","rules":[
+			{"topic":"s","permission":"allow","action":"subscribe","qos":[1],"retain":"all"},
+			{"topic":"p","permission":"deny","action":"publish","qos":[0,1,2],"retain":true},
+			{"topic":"a","permission":"allow","action":"all","qos":[0,1,2],"retain":false}]}`},
 		{name: "v5 rules list has principals", req: r5("GET", rules5+"/users", ""),
 			status: 200, fields: map[string]any{"data/0/username": "vic", "meta/count": 1}},
 		{name: "v5 delete missing username rules", req: r5("DELETE", rules5+"/users/nobody", ""),
@@ -319,7 +377,7 @@ func v5Rows() []conformanceRow {
 		{name: "v5 all rules cleared", req: r5("DELETE", rules5+"/all", ""), status: 204, text: ""},
 		{name: "v5 all rules never 404", req: r5("GET", rules5+"/all", ""), status: 200, json: `{"rules":[]}`},
 
-		// §5.3 banned
+		// banned (emqx_mgmt_api_banned)
 		{name: "v5 ban default until infinity", req: r5("POST", "/banned", `{"as":"clientid","who":"b1"}`),
 			status: 200, fields: map[string]any{"until": "infinity", "by": "mgmt_api", "reason": "", "who": "b1"}},
 		{name: "v5 active duplicate ban", req: r5("POST", "/banned", `{"as":"clientid","who":"b1"}`),
@@ -338,11 +396,16 @@ func v5Rows() []conformanceRow {
 			status: 200, fields: map[string]any{"meta/count": 2, "meta/page": 1}, absent: []string{"meta/hasnext"}},
 		{name: "v5 ban list with two filters", req: r5("GET", "/banned?clientid=a&username=b", ""),
 			status: 400, json: `{"code":"BAD_REQUEST","message":"too_many_filters"}`},
+		{name: "v5 ban list: exact overrides like on the same field", req: r5("GET", "/banned?like_clientid=zzz&clientid=b1", ""),
+			src:    "v5.8.9 apps/emqx_management/src/emqx_mgmt_api.erl do_parse_qstring/4; emqx_mgmt_api_banned.erl list_banned/3",
+			status: 200, fields: map[string]any{"data/0/who": "b1", "meta/count": 1, "meta/hasnext": false}, absent: []string{"data/1"}},
+		{name: "v5 ban list: like on another field is a second filter", req: r5("GET", "/banned?like_username=zzz&clientid=b1", ""),
+			status: 400, json: `{"code":"BAD_REQUEST","message":"too_many_filters"}`},
 		{name: "v5 delete missing ban", req: r5("DELETE", "/banned/clientid/nobody", ""),
 			status: 404, json: `{"code":"NOT_FOUND","message":"clientid: nobody not found"}`},
 		{name: "v5 delete ban", req: r5("DELETE", "/banned/clientid/b1", ""), status: 204, text: ""},
 
-		// §5.4–5.6 clients, publish
+		// clients, publish (emqx_mgmt_api_clients, emqx_mgmt_api_publish)
 		{name: "v5 get unknown client", req: r5("GET", "/clients/nobody", ""),
 			status: 404, json: `{"code":"CLIENTID_NOT_FOUND","message":"Client ID not found"}`},
 		{name: "v5 kick unknown client", req: r5("DELETE", "/clients/nobody", ""),
@@ -361,16 +424,77 @@ func v5Rows() []conformanceRow {
 		{name: "v5 subscriptions list", req: r5("GET", "/subscriptions", ""),
 			status: 200, json: `{"data":[],"meta":{"page":1,"limit":100,"hasnext":false,"count":0}}`},
 
-		// §5.7 metrics
+		// metrics and stats (emqx_mgmt_api_metrics, emqx_mgmt_api_stats)
 		{name: "v5 metrics flat per node with v5 names", req: r5("GET", "/metrics", ""),
 			status: 200, fields: map[string]any{"0/node": "emqx@127.0.0.1", "0/client.authorize": 0, "0/authentication.success": 0},
 			absent: []string{"0/metrics", "0/client.check_acl"}},
 		{name: "v5 aggregated metrics", req: r5("GET", "/metrics?aggregate=true", ""),
 			status: 200, fields: map[string]any{"authorization.deny": 0}, absent: []string{"node"}},
+		{name: "v5 metrics aggregate is a boolean", req: r5("GET", "/metrics?aggregate=maybe", ""),
+			src:    "v5.8.9 apps/emqx_management/src/emqx_mgmt_api_metrics.erl schema/1; apps/emqx_dashboard/src/emqx_dashboard_swagger.erl check_parameter/6",
+			status: 400, fields: map[string]any{"code": "BAD_REQUEST"}},
+		{name: "v5 metrics aggregate=false is per node", req: r5("GET", "/metrics?aggregate=false", ""),
+			status: 200, fields: map[string]any{"0/node": "emqx@127.0.0.1"}},
 		{name: "v5 stats", req: r5("GET", "/stats", ""),
 			status: 200, fields: map[string]any{"0/connections.count": 0}},
+		{name: "v5 stats aggregate is a boolean", req: r5("GET", "/stats?aggregate=maybe", ""),
+			src:    "v5.8.9 apps/emqx_management/src/emqx_mgmt_api_stats.erl fields(aggregate)",
+			status: 400, fields: map[string]any{"code": "BAD_REQUEST"}},
+		{name: "v5 aggregated stats", req: r5("GET", "/stats?aggregate=true", ""),
+			status: 200, fields: map[string]any{"connections.count": 0}, absent: []string{"node"}},
+		{name: "v5 stats take no node parameter", req: r5("GET", "/stats?node=other@host", ""),
+			src:    "v5.8.9 apps/emqx_management/src/emqx_mgmt_api_stats.erl list/2",
+			status: 200, fields: map[string]any{"0/node": "emqx@127.0.0.1"}},
 		{name: "v5 nodes report version", req: r5("GET", "/nodes", ""),
 			status: 200, fields: map[string]any{"0/version": "5.8.9", "0/node_status": "running"}},
+	}
+}
+
+// sessionRows need MQTT clients, so they come last: the earlier rows count
+// on an empty broker.
+func sessionRows() []conformanceRow {
+	connect311 := func(clientID string, clean bool) func(t *testing.T, b *Broker) {
+		return func(t *testing.T, b *Broker) {
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			s, err := mqtttest.Connect311(ctx, b.MQTTAddr(), clientID, "keeper", "kpw", clean)
+			if err != nil {
+				t.Fatalf("MQTT 3.1.1 connect %s: %v", clientID, err)
+			}
+			t.Cleanup(s.Close)
+		}
+	}
+	keep := connect311("keep-311", false)
+	return []conformanceRow{
+		{name: "v4 clean session 0 has the zone's session expiry", before: func(t *testing.T, b *Broker) {
+			mustCode4(t, v4(t, b, "POST", "/auth_username", `{"username":"keeper","password":"kpw"}`))
+			keep(t, b)
+		}, req: r4("GET", "/clients/keep-311", ""),
+			src:    "v4.4.19 src/emqx_channel.erl expiry_interval/2; etc/emqx.conf zone.external.session_expiry_interval",
+			status: 200, fields: map[string]any{"data/0/expiry_interval": 7200, "data/0/clean_start": false, "data/0/proto_ver": 4}},
+		{name: "v5 clean session 0 has the zone's session expiry", req: r5("GET", "/clients/keep-311", ""),
+			src:    "v5.8.9 apps/emqx/src/emqx_channel.erl expiry_interval/2; apps/emqx_management/src/emqx_mgmt_api_clients.erl convert_expiry_interval_unit/1",
+			status: 200, fields: map[string]any{"expiry_interval": 7200, "clean_start": false}},
+		{name: "v4 clean session 1 has no session expiry", before: connect311("clean-311", true), req: r4("GET", "/clients/clean-311", ""),
+			status: 200, fields: map[string]any{"data/0/expiry_interval": 0, "data/0/clean_start": true}},
+		{name: "v4 clients: exact clientid overrides like", req: r4("GET", "/clients?_like_clientid=zzz&clientid=keep-311", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api.erl pick_params_to_qs/4",
+			status: 200, fields: map[string]any{"data/0/clientid": "keep-311", "meta/count": -1}, absent: []string{"data/1"}},
+		{name: "v5 clients: exact clientid overrides like, and count stays", req: r5("GET", "/clients?like_clientid=zzz&clientid=keep-311", ""),
+			src:    "v5.8.9 apps/emqx_management/src/emqx_mgmt_api.erl do_parse_qstring/4",
+			status: 200, fields: map[string]any{"data/0/clientid": "keep-311", "meta/count": 1}, absent: []string{"data/1"}},
+		{name: "v4 clients: clean_start=false", req: r4("GET", "/clients?clean_start=false", ""),
+			status: 200, fields: map[string]any{"data/0/clientid": "keep-311", "meta/count": -1}, absent: []string{"data/1"}},
+		{name: "v5 subscribe the 3.1.1 client", req: r5("POST", "/clients/keep-311/subscribe", `{"topic":"t/1"}`),
+			status: 200, fields: map[string]any{"topic": "t/1", "clientid": "keep-311"}},
+		{name: "v5 subscriptions: exact topic overrides match_topic", req: r5("GET", "/subscriptions?match_topic=zzz/%23&topic=t/1", ""),
+			src:    "v5.8.9 apps/emqx_management/src/emqx_mgmt_api.erl do_parse_qstring/4",
+			status: 200, fields: map[string]any{"data/0/clientid": "keep-311", "meta/count": 1}, absent: []string{"data/1"}},
+		{name: "v4 subscriptions: a topic query ignores _match_topic and counts", req: r4("GET", "/subscriptions?_match_topic=zzz/%23&topic=t/1", ""),
+			src:    "v4.4.19 apps/emqx_management/src/emqx_mgmt_api_subscriptions.erl list/2, add_meta/2",
+			status: 200, fields: map[string]any{"data/0/clientid": "keep-311", "meta/count": 1}, absent: []string{"data/1"}},
+		{name: "v4 subscriptions: match filter alone", req: r4("GET", "/subscriptions?_match_topic=t/%2B", ""),
+			status: 200, fields: map[string]any{"data/0/topic": "t/1", "meta/count": -1}, absent: []string{"data/1"}},
 	}
 }
 
@@ -403,12 +527,18 @@ func normJSON(v any) any {
 
 func TestConformance(t *testing.T) {
 	b := startBroker(t, Options{})
-	rows := append(v4Rows(), v5Rows()...)
+	rows := append(append(v4Rows(), v5Rows()...), sessionRows()...)
 	if len(rows) < 40 {
 		t.Fatalf("only %d conformance rows", len(rows))
 	}
 	for _, row := range rows {
+		if row.before != nil {
+			row.before(t, b) // on the parent test, so what it opens outlives the row
+		}
 		t.Run(row.name, func(t *testing.T) {
+			if row.src != "" {
+				t.Logf("EMQX source: %s", row.src)
+			}
 			r := doAPI(t, b, row.req)
 			if r.status != row.status {
 				t.Fatalf("status = %d, want %d (body %s)", r.status, row.status, r.body)

@@ -3,9 +3,10 @@
 // database of users, authorization rules and bans is shared by EMQX's v4
 // and v5 management APIs, both served on one HTTP address.
 //
-// It reproduces the behaviour described in reference/emqx-v4-api.md and
-// reference/emqx-v5-api.md, quirks included, because a driver that only
-// works against a happy-path stub fails on a real broker. Examples:
+// It reproduces what EMQX 4.4.19 and 5.8.9 answer, quirks included, because
+// a driver that only works against a happy-path stub fails on a real
+// broker. docs/internals/emqx-api.md describes the quirks with their place
+// in EMQX's source, and conformance_test.go pins them down. Examples:
 //
 //   - v4 answers every handler outcome with HTTP 200: {"code":0,...}, coded
 //     errors {"code":N,"message"} and uncoded ones such as

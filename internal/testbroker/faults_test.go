@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqttoperator/mqtt-operator/internal/mqtttest"
 )
 
 func TestInjectFaultV4Code(t *testing.T) {
@@ -95,7 +97,7 @@ func TestStopAndStartAPI(t *testing.T) {
 		t.Fatal("API still answering after StopAPI")
 	}
 	// MQTT keeps running while the API is down.
-	mustConnect(t, b, connectOpts{clientID: "c", username: "alice", password: "p"})
+	mqtttest.MustConnect(t, b.MQTTAddr(), "c", "alice", "p")
 	if err := b.StartAPI(); err != nil {
 		t.Fatalf("start api: %v", err)
 	}
@@ -120,7 +122,7 @@ func TestWipe(t *testing.T) {
 	if r := v5(t, b, "GET", "/banned", ""); !strings.Contains(string(r.body), `"count":0`) {
 		t.Fatalf("bans survived wipe: %s", r.body)
 	}
-	refusedWith(t, b, connectOpts{clientID: "c", username: "alice", password: "p"}, rcNotAuthorized)
+	refusedWith(t, b, "c", "alice", "p", rcNotAuthorized)
 }
 
 func control(t *testing.T, b *Broker, method, path, body string) apiReply {

@@ -1,17 +1,15 @@
 package testbroker
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	"github.com/mqttoperator/mqtt-operator/internal/mqtttest"
 )
 
 // testTimeout bounds every wait in these tests.
@@ -157,115 +155,11 @@ func jsonAt(v any, path string) (any, bool) {
 	return v, true
 }
 
-// mqttClient is a paho client plus a channel of received publishes.
-type mqttClient struct {
-	*paho.Client
-	msgs         chan *paho.Publish
-	disconnected chan *paho.Disconnect
-}
-
-type connectOpts struct {
-	clientID string
-	username string
-	password string
-}
-
-// connect dials the broker and sends CONNECT; a refused CONNACK is returned
-// with a non-nil error and the CONNACK.
-func connect(t *testing.T, b *Broker, o connectOpts) (*mqttClient, *paho.Connack, error) {
+// refusedWith connects expecting the broker to refuse with CONNACK reason want.
+func refusedWith(t *testing.T, b *Broker, clientID, username, password string, want byte) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", b.MQTTAddr(), testTimeout)
-	if err != nil {
-		t.Fatalf("dial mqtt: %v", err)
-	}
-	mc := &mqttClient{msgs: make(chan *paho.Publish, 100), disconnected: make(chan *paho.Disconnect, 1)}
-	mc.Client = paho.NewClient(paho.ClientConfig{
-		Conn: conn,
-		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
-			mc.msgs <- pr.Packet
-			return true, nil
-		}},
-		OnServerDisconnect: func(d *paho.Disconnect) { mc.disconnected <- d },
-		PacketTimeout:      testTimeout,
-	})
-	cp := &paho.Connect{ClientID: o.clientID, KeepAlive: 30, CleanStart: true}
-	if o.username != "" {
-		cp.Username, cp.UsernameFlag = o.username, true
-	}
-	if o.password != "" {
-		cp.Password, cp.PasswordFlag = []byte(o.password), true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	ca, err := mc.Connect(ctx, cp)
-	if err != nil {
-		return nil, ca, err
-	}
-	t.Cleanup(func() { _ = mc.Disconnect(&paho.Disconnect{}) })
-	return mc, ca, nil
-}
-
-func mustConnect(t *testing.T, b *Broker, o connectOpts) *mqttClient {
-	t.Helper()
-	mc, ca, err := connect(t, b, o)
-	if err != nil {
-		code := -1
-		if ca != nil {
-			code = int(ca.ReasonCode)
-		}
-		t.Fatalf("connect %+v: %v (reason 0x%x)", o.clientID, err, code)
-	}
-	return mc
-}
-
-func refusedWith(t *testing.T, b *Broker, o connectOpts, want byte) {
-	t.Helper()
-	_, ca, err := connect(t, b, o)
-	if err == nil {
-		t.Fatalf("connect %s: want refusal 0x%x, got success", o.clientID, want)
-	}
-	if ca == nil || ca.ReasonCode != want {
-		t.Fatalf("connect %s: want CONNACK 0x%x, got %v (%v)", o.clientID, want, ca, err)
-	}
-}
-
-func (mc *mqttClient) subscribe(t *testing.T, filter string) byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	sa, err := mc.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: filter, QoS: 1}}})
-	if sa == nil {
-		t.Fatalf("subscribe %s: %v", filter, err)
-	}
-	return sa.Reasons[0]
-}
-
-func (mc *mqttClient) publish(t *testing.T, topic, payload string, qos byte) (*paho.PublishResponse, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	return mc.Publish(ctx, &paho.Publish{Topic: topic, QoS: qos, Payload: []byte(payload)})
-}
-
-// next waits for the next received publish.
-func (mc *mqttClient) next(t *testing.T) *paho.Publish {
-	t.Helper()
-	select {
-	case p := <-mc.msgs:
-		return p
-	case <-time.After(testTimeout):
-		t.Fatal("no message received")
-		return nil
-	}
-}
-
-// waitClosed waits until the server has closed the client's connection.
-func (mc *mqttClient) waitClosed(t *testing.T) {
-	t.Helper()
-	select {
-	case <-mc.Done():
-	case <-time.After(testTimeout):
-		t.Fatal("connection not closed by the broker")
+	if rc := mqtttest.Refusal(t, b.MQTTAddr(), clientID, username, password); rc != want {
+		t.Fatalf("connect %s: CONNACK 0x%x, want 0x%x", clientID, rc, want)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eclipse/paho.golang/paho"
+	"github.com/mqttoperator/mqtt-operator/internal/mqtttest"
 )
 
 // MQTT 5 reason codes the broker sends.
@@ -24,18 +24,18 @@ func TestUserLogin(t *testing.T) {
 	mustCode4(t, v4(t, b, "POST", "/auth_clientid", `{"clientid":"dev-7","password":"devpw"}`))
 	mustStatus(t, v5(t, b, "POST", authn+"/users", `{"user_id":"vic","password":"vpw"}`), http.StatusCreated)
 
-	mustConnect(t, b, connectOpts{clientID: "c-alice", username: "alice", password: "s3cret"})
-	refusedWith(t, b, connectOpts{clientID: "c-alice2", username: "alice", password: "wrong"}, rcBadUserOrPass)
-	refusedWith(t, b, connectOpts{clientID: "c-nobody", username: "nobody", password: "x"}, rcNotAuthorized)
-	refusedWith(t, b, connectOpts{clientID: "c-anon"}, rcNotAuthorized)
+	mqtttest.MustConnect(t, b.MQTTAddr(), "c-alice", "alice", "s3cret")
+	refusedWith(t, b, "c-alice2", "alice", "wrong", rcBadUserOrPass)
+	refusedWith(t, b, "c-nobody", "nobody", "x", rcNotAuthorized)
+	refusedWith(t, b, "c-anon", "", "", rcNotAuthorized)
 	// v4 semantics: a clientid entry authenticates whatever the username.
-	mustConnect(t, b, connectOpts{clientID: "dev-7", username: "anything", password: "devpw"})
-	mustConnect(t, b, connectOpts{clientID: "c-vic", username: "vic", password: "vpw"})
+	mqtttest.MustConnect(t, b.MQTTAddr(), "dev-7", "anything", "devpw")
+	mqtttest.MustConnect(t, b.MQTTAddr(), "c-vic", "vic", "vpw")
 
 	// A password change applies to the next CONNECT.
 	mustCode4(t, v4(t, b, "PUT", "/auth_username/alice", `{"password":"new"}`))
-	refusedWith(t, b, connectOpts{clientID: "c-alice3", username: "alice", password: "s3cret"}, rcBadUserOrPass)
-	mustConnect(t, b, connectOpts{clientID: "c-alice4", username: "alice", password: "new"})
+	refusedWith(t, b, "c-alice3", "alice", "s3cret", rcBadUserOrPass)
+	mqtttest.MustConnect(t, b.MQTTAddr(), "c-alice4", "alice", "new")
 }
 
 func TestV5UserIDTypeClientID(t *testing.T) {
@@ -49,8 +49,8 @@ func TestV5UserIDTypeClientID(t *testing.T) {
 	if r := v4(t, b, "GET", "/auth_clientid/sensor-1", ""); !strings.Contains(string(r.body), `"clientid":"sensor-1"`) {
 		t.Fatalf("v4 auth_clientid lookup: %s", r.body)
 	}
-	mustConnect(t, b, connectOpts{clientID: "sensor-1", username: "whoever", password: "pw"})
-	refusedWith(t, b, connectOpts{clientID: "other", username: "sensor-1", password: "pw"}, rcNotAuthorized)
+	mqtttest.MustConnect(t, b.MQTTAddr(), "sensor-1", "whoever", "pw")
+	refusedWith(t, b, "other", "sensor-1", "pw", rcNotAuthorized)
 }
 
 func addUser(t *testing.T, b *Broker, name, pw string) {
@@ -67,29 +67,26 @@ func TestACLDenyAndAllow(t *testing.T) {
 		{"username":"pub","topic":"t/open","action":"pub","access":"allow"},
 		{"username":"pub","topic":"t/secret","action":"pub","access":"deny"}]`))
 
-	sub := mustConnect(t, b, connectOpts{clientID: "s", username: "sub", password: "p"})
-	if rc := sub.subscribe(t, "t/#"); rc > 2 {
+	sub := mqtttest.MustConnect(t, b.MQTTAddr(), "s", "sub", "p")
+	if rc := sub.MustSubscribe(t, "t/#"); rc > 2 {
 		t.Fatalf("subscribe t/# refused: 0x%x", rc)
 	}
 	// No rule for "x/#": acl_nomatch is deny, so SUBACK carries 0x87.
-	if rc := sub.subscribe(t, "x/#"); rc != rcNotAuthorized {
+	if rc := sub.MustSubscribe(t, "x/#"); rc != rcNotAuthorized {
 		t.Fatalf("subscribe x/# = 0x%x, want 0x87", rc)
 	}
 
-	pub := mustConnect(t, b, connectOpts{clientID: "p", username: "pub", password: "p"})
-	resp, err := pub.publish(t, "t/secret", "hidden", 1)
-	if err == nil || resp == nil || resp.ReasonCode != rcNotAuthorized {
-		t.Fatalf("denied QoS1 publish: resp=%v err=%v, want PUBACK 0x87", resp, err)
+	pub := mqtttest.MustConnect(t, b.MQTTAddr(), "p", "pub", "p")
+	if rc := pub.MustPublish(t, "t/secret", "hidden", 1); rc != rcNotAuthorized {
+		t.Fatalf("denied QoS1 publish: PUBACK 0x%x, want 0x87", rc)
 	}
-	if _, err := pub.publish(t, "t/secret", "hidden-qos0", 0); err != nil {
-		t.Fatalf("qos0 publish: %v", err)
-	}
-	if _, err := pub.publish(t, "t/open", "visible", 1); err != nil {
-		t.Fatalf("allowed publish: %v", err)
+	pub.MustPublish(t, "t/secret", "hidden-qos0", 0)
+	if rc := pub.MustPublish(t, "t/open", "visible", 1); rc >= 0x80 {
+		t.Fatalf("allowed publish: refused 0x%x", rc)
 	}
 	// Messages from one publisher arrive in order, so if the first message the
 	// subscriber sees is t/open, both t/secret publishes were dropped.
-	if got := sub.next(t); got.Topic != "t/open" || string(got.Payload) != "visible" {
+	if got := sub.Next(t); got.Topic != "t/open" || string(got.Payload) != "visible" {
 		t.Fatalf("first delivered message = %s %q, want t/open", got.Topic, got.Payload)
 	}
 	// The deny counts under both APIs' names.
@@ -126,22 +123,18 @@ func TestACLOrderAndPlaceholders(t *testing.T) {
 		{"topic":"x/#","permission":"allow","action":"publish"},
 		{"topic":"eq lit/#","permission":"allow","action":"subscribe"}]}`), http.StatusNoContent)
 
-	w := mustConnect(t, b, connectOpts{clientID: "w", username: "watch", password: "p"})
-	w.subscribe(t, "#")
-	check := func(p *mqttClient, topic string, allowed bool) {
+	w := mqtttest.MustConnect(t, b.MQTTAddr(), "w", "watch", "p")
+	w.MustSubscribe(t, "#")
+	check := func(p *mqtttest.Conn, topic string, allowed bool) {
 		t.Helper()
-		if _, err := p.publish(t, topic, "m", 0); err != nil {
-			t.Fatalf("publish %s: %v", topic, err)
-		}
-		if _, err := p.publish(t, "marker", "end", 0); err != nil {
-			t.Fatalf("publish marker: %v", err)
-		}
-		got := w.next(t)
+		p.MustPublish(t, topic, "m", 0)
+		p.MustPublish(t, "marker", "end", 0)
+		got := w.Next(t)
 		if allowed {
 			if got.Topic != topic {
 				t.Fatalf("%s: got %s first, want it delivered", topic, got.Topic)
 			}
-			got = w.next(t)
+			got = w.Next(t)
 		} else if got.Topic == topic {
 			t.Fatalf("%s: delivered, want dropped", topic)
 		}
@@ -149,21 +142,21 @@ func TestACLOrderAndPlaceholders(t *testing.T) {
 			t.Fatalf("%s: expected the marker, got %s", topic, got.Topic)
 		}
 	}
-	p1 := mustConnect(t, b, connectOpts{clientID: "cu1", username: "u1", password: "p"})
+	p1 := mqtttest.MustConnect(t, b.MQTTAddr(), "cu1", "u1", "p")
 	check(p1, "a/denied", false)
 	check(p1, "a/ok", true)
 	check(p1, "b/x", true)
 	check(p1, "dev/cu1/t", true)
 	check(p1, "dev/other/t", false)
-	p2 := mustConnect(t, b, connectOpts{clientID: "cu2", username: "u2", password: "p"})
+	p2 := mqtttest.MustConnect(t, b.MQTTAddr(), "cu2", "u2", "p")
 	check(p2, "home/u2/x", true)
 	check(p2, "home/u1/x", false)
 	check(p2, "x/1", false)
 	check(p2, "x/2", true)
-	if rc := p2.subscribe(t, "lit/#"); rc > 2 {
+	if rc := p2.MustSubscribe(t, "lit/#"); rc > 2 {
 		t.Fatalf("eq rule: subscribe lit/# = 0x%x, want granted", rc)
 	}
-	if rc := p2.subscribe(t, "lit/x"); rc != rcNotAuthorized {
+	if rc := p2.MustSubscribe(t, "lit/x"); rc != rcNotAuthorized {
 		t.Fatalf("eq rule: subscribe lit/x = 0x%x, want 0x87", rc)
 	}
 }
@@ -171,14 +164,14 @@ func TestACLOrderAndPlaceholders(t *testing.T) {
 func TestSuperuserBypassesACL(t *testing.T) {
 	b := startBroker(t, Options{})
 	mustStatus(t, v5(t, b, "POST", authn+"/users", `{"user_id":"root","password":"r","is_superuser":true}`), http.StatusCreated)
-	root := mustConnect(t, b, connectOpts{clientID: "root", username: "root", password: "r"})
-	if rc := root.subscribe(t, "any/#"); rc > 2 {
+	root := mqtttest.MustConnect(t, b.MQTTAddr(), "root", "root", "r")
+	if rc := root.MustSubscribe(t, "any/#"); rc > 2 {
 		t.Fatalf("superuser subscribe refused: 0x%x", rc)
 	}
-	if _, err := root.publish(t, "any/thing", "x", 1); err != nil {
-		t.Fatalf("superuser publish: %v", err)
+	if rc := root.MustPublish(t, "any/thing", "x", 1); rc >= 0x80 {
+		t.Fatalf("superuser publish: refused 0x%x", rc)
 	}
-	if got := root.next(t); got.Topic != "any/thing" {
+	if got := root.Next(t); got.Topic != "any/thing" {
 		t.Fatalf("got %s", got.Topic)
 	}
 }
@@ -187,17 +180,17 @@ func TestBanRefusesAndDeleteRestores(t *testing.T) {
 	b := startBroker(t, Options{})
 	addUser(t, b, "alice", "p")
 	mustCode4(t, v4(t, b, "POST", "/banned", `{"who":"c1","as":"clientid","reason":"test"}`))
-	refusedWith(t, b, connectOpts{clientID: "c1", username: "alice", password: "p"}, rcBanned)
+	refusedWith(t, b, "c1", "alice", "p", rcBanned)
 	mustCode4(t, v4(t, b, "DELETE", "/banned/clientid/c1", ""))
-	mustConnect(t, b, connectOpts{clientID: "c1", username: "alice", password: "p"})
+	mqtttest.MustConnect(t, b.MQTTAddr(), "c1", "alice", "p")
 
 	// v5 username ban; a ban whose until passed no longer applies.
 	mustStatus(t, v5(t, b, "POST", "/banned", `{"as":"username","who":"alice"}`), http.StatusOK)
-	refusedWith(t, b, connectOpts{clientID: "c2", username: "alice", password: "p"}, rcBanned)
+	refusedWith(t, b, "c2", "alice", "p", rcBanned)
 	mustStatus(t, v5(t, b, "DELETE", "/banned/username/alice", ""), http.StatusNoContent)
 	past := time.Now().Add(-time.Hour).Unix()
 	mustCode4(t, v4(t, b, "POST", "/banned", `{"who":"alice","as":"username","reason":"old","until":`+jsonInt(past)+`}`))
-	mustConnect(t, b, connectOpts{clientID: "c3", username: "alice", password: "p"})
+	mqtttest.MustConnect(t, b.MQTTAddr(), "c3", "alice", "p")
 	// The expired entry stays listed until the sweeper runs.
 	if r := v4(t, b, "GET", "/banned", ""); !strings.Contains(string(r.body), `"reason":"old"`) {
 		t.Fatalf("expired ban should still be listed: %s", r.body)
@@ -209,7 +202,7 @@ func TestBanRefusesAndDeleteRestores(t *testing.T) {
 
 	// Peerhost bans refuse by address.
 	mustCode4(t, v4(t, b, "POST", "/banned", `{"who":"127.0.0.1","as":"peerhost","reason":"local"}`))
-	refusedWith(t, b, connectOpts{clientID: "c4", username: "alice", password: "p"}, rcBanned)
+	refusedWith(t, b, "c4", "alice", "p", rcBanned)
 }
 
 func jsonInt(n int64) string {
@@ -220,16 +213,16 @@ func jsonInt(n int64) string {
 func TestClientIDBanKicksLiveSession(t *testing.T) {
 	b := startBroker(t, Options{})
 	addUser(t, b, "alice", "p")
-	mc := mustConnect(t, b, connectOpts{clientID: "live", username: "alice", password: "p"})
+	mc := mqtttest.MustConnect(t, b.MQTTAddr(), "live", "alice", "p")
 	mustStatus(t, v5(t, b, "POST", "/banned", `{"as":"clientid","who":"live"}`), http.StatusOK)
-	mc.waitClosed(t)
-	refusedWith(t, b, connectOpts{clientID: "live", username: "alice", password: "p"}, rcBanned)
+	mc.WaitClosed(t)
+	refusedWith(t, b, "live", "alice", "p", rcBanned)
 }
 
 func TestKickDisconnectsLiveClient(t *testing.T) {
 	b := startBroker(t, Options{})
 	addUser(t, b, "alice", "p")
-	mc := mustConnect(t, b, connectOpts{clientID: "k1", username: "alice", password: "p"})
+	mc := mqtttest.MustConnect(t, b.MQTTAddr(), "k1", "alice", "p")
 	r := v4(t, b, "GET", "/clients/k1", "")
 	if v, _ := jsonAt(r.json(t), "data/0/clientid"); v != "k1" {
 		t.Fatalf("client not listed: %s", r.body)
@@ -238,14 +231,10 @@ func TestKickDisconnectsLiveClient(t *testing.T) {
 		t.Fatalf("username not shown: %s", r.body)
 	}
 	mustCode4(t, v4(t, b, "DELETE", "/clients/k1", ""))
-	mc.waitClosed(t)
-	select {
-	case d := <-mc.disconnected:
-		if d.ReasonCode != rcAdminAction {
-			t.Errorf("DISCONNECT reason 0x%x, want 0x98", d.ReasonCode)
-		}
-	default:
-		// the DISCONNECT may race with the socket close; the close is what matters
+	mc.WaitClosed(t)
+	// The DISCONNECT may race with the socket close; the close is what matters.
+	if rc, ok := mc.ServerDisconnect(); ok && rc != rcAdminAction {
+		t.Errorf("DISCONNECT reason 0x%x, want 0x98", rc)
 	}
 	if r := v4(t, b, "GET", "/clients/k1", ""); !strings.Contains(string(r.body), `"data":[]`) {
 		t.Fatalf("kicked client still listed: %s", r.body)
@@ -255,11 +244,11 @@ func TestKickDisconnectsLiveClient(t *testing.T) {
 	mustStatus(t, v5(t, b, "DELETE", "/clients/k1", ""), http.StatusNotFound)
 
 	// v5 kick of a live client, and reconnecting with the same id works.
-	mc2 := mustConnect(t, b, connectOpts{clientID: "k2", username: "alice", password: "p"})
+	mc2 := mqtttest.MustConnect(t, b.MQTTAddr(), "k2", "alice", "p")
 	mustStatus(t, v5(t, b, "GET", "/clients/k2", ""), http.StatusOK)
 	mustStatus(t, v5(t, b, "DELETE", "/clients/k2", ""), http.StatusNoContent)
-	mc2.waitClosed(t)
-	mustConnect(t, b, connectOpts{clientID: "k2", username: "alice", password: "p"})
+	mc2.WaitClosed(t)
+	mqtttest.MustConnect(t, b.MQTTAddr(), "k2", "alice", "p")
 	mustStatus(t, v5(t, b, "GET", "/clients/k2", ""), http.StatusOK)
 }
 
@@ -267,12 +256,12 @@ func TestAPIPublishReachesSubscriber(t *testing.T) {
 	b := startBroker(t, Options{})
 	addUser(t, b, "alice", "p")
 	mustCode4(t, v4(t, b, "POST", "/acl", `{"username":"alice","topic":"news/#","action":"sub","access":"allow"}`))
-	sub := mustConnect(t, b, connectOpts{clientID: "s1", username: "alice", password: "p"})
-	sub.subscribe(t, "news/#")
+	sub := mqtttest.MustConnect(t, b.MQTTAddr(), "s1", "alice", "p")
+	sub.MustSubscribe(t, "news/#")
 
 	// HTTP publishes bypass authorization: no pub rule exists for anyone.
 	mustCode4(t, v4(t, b, "POST", "/mqtt/publish", `{"topic":"news/v4","payload":"aGVsbG8=","encoding":"base64","qos":1}`))
-	if got := sub.next(t); got.Topic != "news/v4" || string(got.Payload) != "hello" {
+	if got := sub.Next(t); got.Topic != "news/v4" || string(got.Payload) != "hello" {
 		t.Fatalf("v4 publish delivered %s %q", got.Topic, got.Payload)
 	}
 	r := v5(t, b, "POST", "/publish", `{"topic":"news/v5","payload":"hi","properties":{"user_properties":{"k":"v"}}}`)
@@ -280,13 +269,13 @@ func TestAPIPublishReachesSubscriber(t *testing.T) {
 	if id, _ := jsonAt(r.json(t), "id"); id == nil || id == "" {
 		t.Fatalf("no id in %s", r.body)
 	}
-	got := sub.next(t)
+	got := sub.Next(t)
 	if got.Topic != "news/v5" || string(got.Payload) != "hi" || got.Properties == nil || got.Properties.User.Get("k") != "v" {
 		t.Fatalf("v5 publish delivered %s %q %+v", got.Topic, got.Payload, got.Properties)
 	}
 	bulk := v5(t, b, "POST", "/publish/bulk", `[{"topic":"news/a","payload":"1"},{"topic":"elsewhere","payload":"2"}]`)
 	mustStatus(t, bulk, http.StatusAccepted)
-	if got := sub.next(t); got.Topic != "news/a" {
+	if got := sub.Next(t); got.Topic != "news/a" {
 		t.Fatalf("bulk delivered %s", got.Topic)
 	}
 }
@@ -294,7 +283,7 @@ func TestAPIPublishReachesSubscriber(t *testing.T) {
 func TestAPISubscribeAndSubscriptionsList(t *testing.T) {
 	b := startBroker(t, Options{})
 	addUser(t, b, "alice", "p")
-	mc := mustConnect(t, b, connectOpts{clientID: "as1", username: "alice", password: "p"})
+	mc := mqtttest.MustConnect(t, b.MQTTAddr(), "as1", "alice", "p")
 
 	// API subscriptions skip authorization: alice has no rules at all.
 	mustCode4(t, v4(t, b, "POST", "/mqtt/subscribe", `{"clientid":"as1","topics":"a/1,a/2","qos":1}`))
@@ -308,7 +297,7 @@ func TestAPISubscribeAndSubscriptionsList(t *testing.T) {
 		t.Fatalf("want 3 subscriptions, got %v", l)
 	}
 	mustCode4(t, v4(t, b, "POST", "/mqtt/publish", `{"topic":"b/x","payload":"p"}`))
-	if got := mc.next(t); got.Topic != "b/x" {
+	if got := mc.Next(t); got.Topic != "b/x" {
 		t.Fatalf("got %s", got.Topic)
 	}
 	stats := v5(t, b, "GET", "/stats", "").json(t)
@@ -336,25 +325,21 @@ func TestAuthzCacheNeedsClearing(t *testing.T) {
 		{"username":"watch","topic":"#","action":"sub","access":"allow"},
 		{"username":"alice","topic":"probe","action":"pub","access":"allow"},
 		{"username":"alice","topic":"t","action":"pub","access":"allow"}]`))
-	w := mustConnect(t, b, connectOpts{clientID: "w", username: "watch", password: "p"})
-	w.subscribe(t, "#")
-	a := mustConnect(t, b, connectOpts{clientID: "a", username: "alice", password: "p"})
+	w := mqtttest.MustConnect(t, b.MQTTAddr(), "w", "watch", "p")
+	w.MustSubscribe(t, "#")
+	a := mqtttest.MustConnect(t, b.MQTTAddr(), "a", "alice", "p")
 
 	// delivered reports whether a publish to topic reaches the watcher, using
 	// a probe publish (always allowed) as the end marker.
 	delivered := func(topic string) bool {
 		t.Helper()
-		if _, err := a.publish(t, topic, "x", 0); err != nil {
-			t.Fatalf("publish: %v", err)
-		}
-		if _, err := a.publish(t, "probe", "end", 0); err != nil {
-			t.Fatalf("probe: %v", err)
-		}
-		got := w.next(t)
+		a.MustPublish(t, topic, "x", 0)
+		a.MustPublish(t, "probe", "end", 0)
+		got := w.Next(t)
 		if got.Topic == "probe" {
 			return false
 		}
-		w.next(t) // the probe
+		w.Next(t) // the probe
 		return true
 	}
 	if !delivered("t") {
@@ -390,28 +375,26 @@ func TestAuthzCacheExpires(t *testing.T) {
 	b := startBroker(t, Options{AuthzCacheTTL: 20 * time.Millisecond})
 	addUser(t, b, "alice", "p")
 	mustCode4(t, v4(t, b, "POST", "/acl", `{"username":"alice","topic":"t","action":"sub","access":"deny"}`))
-	a := mustConnect(t, b, connectOpts{clientID: "a", username: "alice", password: "p"})
-	if rc := a.subscribe(t, "t"); rc != rcNotAuthorized {
+	a := mqtttest.MustConnect(t, b.MQTTAddr(), "a", "alice", "p")
+	if rc := a.MustSubscribe(t, "t"); rc != rcNotAuthorized {
 		t.Fatalf("subscribe = 0x%x, want denied", rc)
 	}
 	mustCode4(t, v4(t, b, "POST", "/acl", `{"username":"alice","topic":"t","action":"sub","access":"allow"}`))
-	eventually(t, "the cached deny to expire", func() bool { return a.subscribe(t, "t") <= 2 })
+	eventually(t, "the cached deny to expire", func() bool { return a.MustSubscribe(t, "t") <= 2 })
 }
 
 func TestMetricsCountTraffic(t *testing.T) {
 	b := startBroker(t, Options{})
 	addUser(t, b, "alice", "p")
 	mustCode4(t, v4(t, b, "POST", "/acl", `{"username":"alice","topic":"m/#","action":"pubsub","access":"allow"}`))
-	refusedWith(t, b, connectOpts{clientID: "bad", username: "alice", password: "nope"}, rcBadUserOrPass)
-	mc := mustConnect(t, b, connectOpts{clientID: "m1", username: "alice", password: "p"})
-	mc.subscribe(t, "m/#")
-	if _, err := mc.publish(t, "m/1", "x", 1); err != nil {
-		t.Fatalf("publish: %v", err)
+	refusedWith(t, b, "bad", "alice", "nope", rcBadUserOrPass)
+	mc := mqtttest.MustConnect(t, b.MQTTAddr(), "m1", "alice", "p")
+	mc.MustSubscribe(t, "m/#")
+	if rc := mc.MustPublish(t, "m/1", "x", 1); rc >= 0x80 {
+		t.Fatalf("publish: refused 0x%x", rc)
 	}
-	mc.next(t)
-	if _, err := mc.publish(t, "m-unsubscribed", "x", 0); err != nil {
-		t.Fatalf("publish: %v", err)
-	}
+	mc.Next(t)
+	mc.MustPublish(t, "m-unsubscribed", "x", 0)
 
 	want4 := map[string]int64{"client.connected": 1, "client.auth.success": 1, "client.auth.failure": 1}
 	min4 := map[string]int64{"messages.received": 2, "messages.sent": 1, "messages.dropped": 1, "client.acl.allow": 2}
@@ -452,8 +435,8 @@ func TestMetricsCountTraffic(t *testing.T) {
 func TestCleanDisconnectRemovesSession(t *testing.T) {
 	b := startBroker(t, Options{})
 	addUser(t, b, "alice", "p")
-	mc := mustConnect(t, b, connectOpts{clientID: "gone", username: "alice", password: "p"})
-	if err := mc.Disconnect(&paho.Disconnect{}); err != nil {
+	mc := mqtttest.MustConnect(t, b.MQTTAddr(), "gone", "alice", "p")
+	if err := mc.Disconnect(); err != nil {
 		t.Fatalf("disconnect: %v", err)
 	}
 	eventually(t, "session removal", func() bool {

@@ -328,6 +328,10 @@ func b2i(v bool) int {
 	return 0
 }
 
+// defaultSessionExpiry is EMQX's default session_expiry_interval, in the
+// seconds the client APIs report.
+const defaultSessionExpiry = 2 * 60 * 60
+
 // clientInfo is a snapshot of one session for the client APIs.
 type clientInfo struct {
 	id             string
@@ -365,8 +369,14 @@ func (b *Broker) clientSnapshot(cl *mqtt.Client) clientInfo {
 		subscriptions: cl.State.Subscriptions.Len(),
 		inflight:      cl.State.Inflight.Len(),
 	}
-	if ci.protoVer == 5 {
+	// emqx_channel:expiry_interval/2: MQTT 5 states its own; an older
+	// client that keeps its session (clean session 0) gets the zone's
+	// session_expiry_interval, 2h by default in both EMQX 4 and 5.
+	switch {
+	case ci.protoVer == 5:
 		ci.expiryInterval = int64(cl.Properties.Props.SessionExpiryInterval)
+	case !ci.cleanStart:
+		ci.expiryInterval = defaultSessionExpiry
 	}
 	if host, port, err := net.SplitHostPort(cl.Net.Remote); err == nil {
 		ci.ip = host

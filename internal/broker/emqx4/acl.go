@@ -94,18 +94,7 @@ func (c *Client) stored(ctx context.Context, op string, s broker.Subject) ([]bro
 	}
 	var ws []wireRule
 	if s.Kind == broker.ByAll {
-		err = emqxapi.Paginate(ctx, op, c.pageSize, func(page, limit int) (int, emqxapi.Meta, error) {
-			env, err := c.call(ctx, op, http.MethodGet, emqxapi.Path(segs...), pageQuery(nil, page, limit), nil)
-			if err != nil {
-				return 0, emqxapi.Meta{}, err
-			}
-			var items []wireRule
-			if err := decodeData(op, env, &items); err != nil {
-				return 0, emqxapi.Meta{}, err
-			}
-			ws = append(ws, items...)
-			return len(items), env.Meta, nil
-		})
+		ws, err = listAll(ctx, c, op, emqxapi.Path(segs...), nil, decodeList[wireRule])
 	} else {
 		var env *envelope
 		env, err = c.call(ctx, op, http.MethodGet, emqxapi.Path(segs...), nil, nil)
@@ -155,15 +144,12 @@ func (c *Client) ListRules(ctx context.Context, kind broker.IdentityKind) (map[s
 	byLogin := map[string][]wireRule{}
 	lastPage := map[string]int{}
 	split := map[string]bool{}
-	err = emqxapi.Paginate(ctx, op, c.pageSize, func(page, limit int) (int, emqxapi.Meta, error) {
-		env, err := c.call(ctx, op, http.MethodGet, emqxapi.Path(segs...), pageQuery(nil, page, limit), nil)
-		if err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
-		var items []wireRule
-		if err := decodeData(op, env, &items); err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
+	pages, err := listPages(ctx, c, op, emqxapi.Path(segs...), nil, decodeList[wireRule])
+	if err != nil {
+		return nil, err
+	}
+	for i, items := range pages {
+		page := i + 1
 		for _, w := range items {
 			login := w.Username
 			if kind == broker.ByClientID {
@@ -175,10 +161,6 @@ func (c *Client) ListRules(ctx context.Context, kind broker.IdentityKind) (map[s
 			lastPage[login] = page
 			byLogin[login] = append(byLogin[login], w)
 		}
-		return len(items), env.Meta, nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	out := make(map[string][]broker.Rule, len(byLogin))
 	for login, ws := range byLogin {

@@ -74,21 +74,7 @@ func (c *Client) CreateBan(ctx context.Context, b broker.Ban) error {
 
 // ListBans reads every page of the banned list.
 func (c *Client) ListBans(ctx context.Context) ([]broker.Ban, error) {
-	const op = "ListBans"
-	bans := []broker.Ban{}
-	err := emqxapi.Paginate(ctx, op, c.pageSize, func(page, limit int) (int, emqxapi.Meta, error) {
-		env, err := c.call(ctx, op, http.MethodGet, emqxapi.Path("banned"), pageQuery(nil, page, limit), nil)
-		if err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
-		items, err := decodeBans(op, env.Data)
-		if err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
-		bans = append(bans, items...)
-		return len(items), env.Meta, nil
-	})
-	return bans, err
+	return listAll(ctx, c, "ListBans", emqxapi.Path("banned"), nil, decodeBans)
 }
 
 func decodeBans(op string, data json.RawMessage) ([]broker.Ban, error) {

@@ -14,6 +14,8 @@
 //
 // # ACL rule order
 //
+// docs/internals/v4-acl-order.md explains this section at length.
+//
 // v4 stores one rule per (login, topic, action), evaluates a login's rules
 // newest-created first, has no way to reorder them, and can only delete a
 // whole topic (every action of it). "all" is stored as a publish and a
@@ -55,6 +57,9 @@
 package emqx4
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -92,12 +97,52 @@ func New(cfg broker.Config) (*Client, error) {
 // APIVersion reports v4.
 func (c *Client) APIVersion() broker.APIVersion { return broker.APIv4 }
 
-// pageQuery adds the v4 pagination parameters to q (which may be nil).
-func pageQuery(q url.Values, page, limit int) url.Values {
-	if q == nil {
-		q = url.Values{}
+// listPages reads every page of the v4 list at path: GET with q (left
+// unchanged) plus _page and _limit, until the reply's meta says the list
+// has ended. decode turns one page's data into one item per entry; the
+// pages come back in order, because ACL lists are sorted per page only.
+func listPages[T any](ctx context.Context, c *Client, op, path string, q url.Values,
+	decode func(op string, data json.RawMessage) ([]T, error)) ([][]T, error) {
+	var pages [][]T
+	err := emqxapi.Paginate(ctx, op, c.pageSize, func(page, limit int) (int, emqxapi.Meta, error) {
+		pq := url.Values{"_page": {itoa(page)}, "_limit": {itoa(limit)}}
+		for k, v := range q {
+			pq[k] = v
+		}
+		env, err := c.call(ctx, op, http.MethodGet, path, pq, nil)
+		if err != nil {
+			return 0, emqxapi.Meta{}, err
+		}
+		items, err := decode(op, env.Data)
+		if err != nil {
+			return 0, emqxapi.Meta{}, err
+		}
+		pages = append(pages, items)
+		return len(items), env.Meta, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	q.Set("_page", itoa(page))
-	q.Set("_limit", itoa(limit))
-	return q
+	return pages, nil
+}
+
+// listAll is listPages with the pages joined; an empty list is not nil.
+func listAll[T any](ctx context.Context, c *Client, op, path string, q url.Values,
+	decode func(op string, data json.RawMessage) ([]T, error)) ([]T, error) {
+	pages, err := listPages(ctx, c, op, path, q, decode)
+	if err != nil {
+		return nil, err
+	}
+	out := []T{}
+	for _, p := range pages {
+		out = append(out, p...)
+	}
+	return out, nil
+}
+
+// decodeList reads a list reply's data as it is.
+func decodeList[T any](op string, data json.RawMessage) ([]T, error) {
+	var items []T
+	err := decodeData(op, &envelope{Data: data}, &items)
+	return items, err
 }

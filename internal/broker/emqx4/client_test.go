@@ -2,6 +2,7 @@ package emqx4
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -165,5 +166,54 @@ func TestURLVariants(t *testing.T) {
 		if _, err := c.Health(context.Background()); err != nil {
 			t.Errorf("URL suffix %q: %v", suffix, err)
 		}
+	}
+}
+
+// TestListsReadEveryPage runs each paginated list over a two-page reply:
+// every list goes through listPages, keeps its filter on every page and
+// returns the items of both pages.
+func TestListsReadEveryPage(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name, path, item, query string
+		list                    func(c *Client) (int, error)
+	}{
+		{name: "users", path: "/api/v4/auth_username", item: `{"username":"u%d"}`,
+			list: func(c *Client) (int, error) { us, err := c.ListUsers(ctx, broker.ByUsername); return len(us), err }},
+		{name: "bans", path: "/api/v4/banned", item: `{"who":"w%d","as":"clientid","reason":"r","at":1,"until":2}`,
+			list: func(c *Client) (int, error) { bs, err := c.ListBans(ctx); return len(bs), err }},
+		{name: "subscriptions", path: "/api/v4/subscriptions", item: `{"clientid":"c","topic":"t/%d","qos":0}`,
+			list: func(c *Client) (int, error) { ss, err := c.ListSubscriptions(ctx, ""); return len(ss), err }},
+		{name: "clients", path: "/api/v4/clients", item: `{"clientid":"c%d"}`, query: "&clientid=c&username=u",
+			list: func(c *Client) (int, error) {
+				cs, err := c.ListClients(ctx, broker.ClientFilter{ClientID: "c", Username: "u"})
+				return len(cs), err
+			}},
+		{name: "$all rules", path: "/api/v4/acl/$all", item: `{"all":"$all","topic":"t/%d","action":"pub","access":"allow"}`,
+			list: func(c *Client) (int, error) { rs, err := c.ListRules(ctx, broker.ByAll); return len(rs[""]), err }},
+		{name: "username rules", path: "/api/v4/acl/username", item: `{"username":"u","topic":"t/%[1]d","action":"pub","access":"allow","created_at":%[1]d}`,
+			list: func(c *Client) (int, error) { rs, err := c.ListRules(ctx, broker.ByUsername); return len(rs["u"]), err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := brokertest.NewServer(t)
+			s.OnFunc(http.MethodGet, tt.path, func(r brokertest.Request) brokertest.Reply {
+				if strings.Contains(r.RawQuery, "_page=1") {
+					return brokertest.JSON(200, `{"code":0,"data":[`+fmt.Sprintf(tt.item, 1)+`,`+fmt.Sprintf(tt.item, 2)+
+						`],"meta":{"page":1,"limit":2,"count":3,"hasnext":true}}`)
+				}
+				return brokertest.JSON(200, `{"code":0,"data":[`+fmt.Sprintf(tt.item, 3)+`],"meta":{"page":2,"limit":2,"count":3,"hasnext":false}}`)
+			})
+			c, _ := newTestClient(t, s)
+			c.pageSize = 2
+			n, err := tt.list(c)
+			if err != nil || n != 3 {
+				t.Fatalf("listed %d items, %v; want 3", n, err)
+			}
+			want := []string{"GET " + tt.path + "?_limit=2&_page=1" + tt.query, "GET " + tt.path + "?_limit=2&_page=2" + tt.query}
+			if diff := cmp.Diff(want, s.Calls()); diff != "" {
+				t.Errorf("requests mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

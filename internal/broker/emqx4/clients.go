@@ -50,28 +50,14 @@ func decodeClients(op string, data json.RawMessage) ([]broker.ClientInfo, error)
 
 // ListClients reads every page of the cluster's client list.
 func (c *Client) ListClients(ctx context.Context, f broker.ClientFilter) ([]broker.ClientInfo, error) {
-	const op = "ListClients"
-	out := []broker.ClientInfo{}
-	err := emqxapi.Paginate(ctx, op, c.pageSize, func(page, limit int) (int, emqxapi.Meta, error) {
-		q := url.Values{}
-		if f.ClientID != "" {
-			q.Set("clientid", f.ClientID)
-		}
-		if f.Username != "" {
-			q.Set("username", f.Username)
-		}
-		env, err := c.call(ctx, op, http.MethodGet, emqxapi.Path("clients"), pageQuery(q, page, limit), nil)
-		if err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
-		items, err := decodeClients(op, env.Data)
-		if err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
-		out = append(out, items...)
-		return len(items), env.Meta, nil
-	})
-	return out, err
+	q := url.Values{}
+	if f.ClientID != "" {
+		q.Set("clientid", f.ClientID)
+	}
+	if f.Username != "" {
+		q.Set("username", f.Username)
+	}
+	return listAll(ctx, c, "ListClients", emqxapi.Path("clients"), q, decodeClients)
 }
 
 // GetClient reads one client. v4 returns a list with one entry per node

@@ -42,20 +42,7 @@ func (c *Client) ListSubscriptions(ctx context.Context, clientID string) ([]brok
 		}
 		return decodeSubscriptions(op, env.Data)
 	}
-	out := []broker.Subscription{}
-	err := emqxapi.Paginate(ctx, op, c.pageSize, func(page, limit int) (int, emqxapi.Meta, error) {
-		env, err := c.call(ctx, op, http.MethodGet, emqxapi.Path("subscriptions"), pageQuery(nil, page, limit), nil)
-		if err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
-		items, err := decodeSubscriptions(op, env.Data)
-		if err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
-		out = append(out, items...)
-		return len(items), env.Meta, nil
-	})
-	return out, err
+	return listAll(ctx, c, op, emqxapi.Path("subscriptions"), nil, decodeSubscriptions)
 }
 
 // publishBody is one message; text payloads go as is, anything else as base64.

@@ -95,24 +95,17 @@ func (c *Client) ListUsers(ctx context.Context, kind broker.IdentityKind) ([]bro
 	if err != nil {
 		return nil, err
 	}
+	ws, err := listAll(ctx, c, op, emqxapi.Path(coll), nil, decodeList[wireUser])
+	if err != nil {
+		return nil, err
+	}
 	users := []broker.User{}
-	err = emqxapi.Paginate(ctx, op, c.pageSize, func(page, limit int) (int, emqxapi.Meta, error) {
-		env, err := c.call(ctx, op, http.MethodGet, emqxapi.Path(coll), pageQuery(nil, page, limit), nil)
-		if err != nil {
-			return 0, emqxapi.Meta{}, err
+	for _, w := range ws {
+		if u := w.toUser(kind); u.ID != "" {
+			users = append(users, u)
 		}
-		var items []wireUser
-		if err := decodeData(op, env, &items); err != nil {
-			return 0, emqxapi.Meta{}, err
-		}
-		for _, w := range items {
-			if u := w.toUser(kind); u.ID != "" {
-				users = append(users, u)
-			}
-		}
-		return len(items), env.Meta, nil
-	})
-	return users, err
+	}
+	return users, nil
 }
 
 // UpdateUser sets the password; a missing user gives ClassNotFound (the

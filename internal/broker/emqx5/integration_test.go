@@ -9,6 +9,7 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/brokertest"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/brokertest/live"
+	"github.com/mqttoperator/mqtt-operator/internal/mqtttest"
 	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
 )
 
@@ -50,7 +51,7 @@ func TestIntegrationClientIDAuthenticator(t *testing.T) {
 	if err := c.ReplaceRules(ctx, broker.Subject{Kind: broker.ByAll}, []broker.Rule{{Topic: "#", Action: broker.ActionAll, Permission: broker.Allow}}); err != nil {
 		t.Fatal(err)
 	}
-	live.MustDial(t, b.MQTTAddr(), "dev/1", "", "pw")
+	mqtttest.MustConnect(t, b.MQTTAddr(), "dev/1", "", "pw")
 	users, err := c.ListUsers(ctx, broker.ByClientID)
 	if err != nil || len(users) != 1 || users[0].ID != "dev/1" {
 		t.Errorf("ListUsers = %v, %v", users, err)

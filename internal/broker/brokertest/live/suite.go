@@ -13,6 +13,7 @@ import (
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/brokertest"
+	"github.com/mqttoperator/mqtt-operator/internal/mqtttest"
 	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
 )
 
@@ -215,16 +216,12 @@ func testUserLogin(t *testing.T, tr Traits) {
 	h := NewHarness(t, tr, 0, nil)
 	h.Must(h.C.ReplaceRules(ctx, broker.Subject{Kind: broker.ByAll}, []broker.Rule{{Topic: "#", Action: broker.ActionAll, Permission: broker.Allow}}))
 	h.Must(h.C.CreateUser(ctx, broker.UserSpec{Kind: broker.ByUsername, ID: "dev ü", Password: "first"}))
-	MustDial(t, h.B.MQTTAddr(), "login-1", "dev ü", "first")
-	if _, _, err := Dial(t, h.B.MQTTAddr(), "login-2", "dev ü", "wrong"); err == nil {
-		t.Error("connected with a wrong password")
-	}
+	mqtttest.MustConnect(t, h.B.MQTTAddr(), "login-1", "dev ü", "first")
+	mqtttest.Refusal(t, h.B.MQTTAddr(), "login-2", "dev ü", "wrong")
 	h.Must(h.C.UpdateUser(ctx, broker.UserSpec{Kind: broker.ByUsername, ID: "dev ü", Password: "second"}))
-	MustDial(t, h.B.MQTTAddr(), "login-3", "dev ü", "second")
+	mqtttest.MustConnect(t, h.B.MQTTAddr(), "login-3", "dev ü", "second")
 	h.Must(h.C.DeleteUser(ctx, broker.ByUsername, "dev ü"))
-	if _, _, err := Dial(t, h.B.MQTTAddr(), "login-4", "dev ü", "second"); err == nil {
-		t.Error("connected as a deleted user")
-	}
+	mqtttest.Refusal(t, h.B.MQTTAddr(), "login-4", "dev ü", "second")
 }
 
 func rule(topic string, a broker.Action, p broker.Permission) broker.Rule {
@@ -310,15 +307,15 @@ func testRulesEnforced(t *testing.T, tr Traits) {
 	writer := broker.Subject{Kind: broker.ByUsername, Name: "writer"}
 	// First match wins: the narrow allow must come before the wide deny.
 	h.Must(h.C.ReplaceRules(ctx, writer, []broker.Rule{rule("x/ok", pub, broker.Allow), rule("x/#", pub, broker.Deny), rule("#", all, broker.Allow)}))
-	r := MustDial(t, h.B.MQTTAddr(), "reader-1", "reader", "pw")
-	r.Sub(t, "x/#")
-	r.Sub(t, "y/#")
-	w := MustDial(t, h.B.MQTTAddr(), "writer-1", "writer", "pw")
-	_ = w.Pub(t, "x/ok", "1")
-	_ = w.Pub(t, "x/no", "2")
-	_ = w.Pub(t, "x/ok", "3")
+	r := mqtttest.MustConnect(t, h.B.MQTTAddr(), "reader-1", "reader", "pw")
+	r.MustSubscribe(t, "x/#")
+	r.MustSubscribe(t, "y/#")
+	w := mqtttest.MustConnect(t, h.B.MQTTAddr(), "writer-1", "writer", "pw")
+	w.MustPublish(t, "x/ok", "1", 1)
+	w.MustPublish(t, "x/no", "2", 1)
+	w.MustPublish(t, "x/ok", "3", 1)
 	var got []string
-	for p := r.Next(time.Second); p != nil; p = r.Next(300 * time.Millisecond) {
+	for p, ok := r.Receive(time.Second); ok; p, ok = r.Receive(300 * time.Millisecond) {
 		got = append(got, p.Topic+"="+string(p.Payload))
 	}
 	if diff := cmp.Diff([]string{"x/ok=1", "x/ok=3"}, got); diff != "" {
@@ -328,10 +325,10 @@ func testRulesEnforced(t *testing.T, tr Traits) {
 	// for a connected client to see it at once.
 	h.Must(h.C.ReplaceRules(ctx, writer, []broker.Rule{rule("x/#", pub, broker.Deny), rule("x/ok", pub, broker.Allow), rule("#", all, broker.Allow)}))
 	h.Must(h.C.ClearAuthzCache(ctx, "writer-1"))
-	_ = w.Pub(t, "x/ok", "4")
-	_ = w.Pub(t, "y/ok", "5")
+	w.MustPublish(t, "x/ok", "4", 1)
+	w.MustPublish(t, "y/ok", "5", 1)
 	got = nil
-	for p := r.Next(time.Second); p != nil; p = r.Next(300 * time.Millisecond) {
+	for p, ok := r.Receive(time.Second); ok; p, ok = r.Receive(300 * time.Millisecond) {
 		got = append(got, p.Topic+"="+string(p.Payload))
 	}
 	if diff := cmp.Diff([]string{"y/ok=5"}, got); diff != "" {
@@ -376,12 +373,10 @@ func testBans(t *testing.T, tr Traits) {
 		h.WantClass("past ban", err, broker.ClassRejected)
 	}
 	h.WantClass("bad kind", h.C.CreateBan(ctx, broker.Ban{As: "nope", Who: "x"}), broker.ClassRejected)
-	if _, _, err := Dial(t, h.B.MQTTAddr(), perm.Who, "u", "pw"); err == nil {
-		t.Error("banned client id connected")
-	}
+	mqtttest.Refusal(t, h.B.MQTTAddr(), perm.Who, "u", "pw")
 	h.Must(h.C.DeleteBan(ctx, perm.As, perm.Who))
 	h.Must(h.C.DeleteBan(ctx, perm.As, perm.Who))
-	MustDial(t, h.B.MQTTAddr(), perm.Who, "u", "pw")
+	mqtttest.MustConnect(t, h.B.MQTTAddr(), perm.Who, "u", "pw")
 }
 
 func testClientsAndPubSub(t *testing.T, tr Traits) {
@@ -389,7 +384,7 @@ func testClientsAndPubSub(t *testing.T, tr Traits) {
 	h.Must(h.C.CreateUser(ctx, broker.UserSpec{Kind: broker.ByUsername, ID: "dev", Password: "pw"}))
 	h.Must(h.C.ReplaceRules(ctx, broker.Subject{Kind: broker.ByAll}, []broker.Rule{rule("#", broker.ActionAll, broker.Allow)}))
 	const id = "dev/1 ü#"
-	m := MustDial(t, h.B.MQTTAddr(), id, "dev", "pw")
+	m := mqtttest.MustConnect(t, h.B.MQTTAddr(), id, "dev", "pw")
 
 	ci, err := h.C.GetClient(ctx, id)
 	h.Must(err)
@@ -433,7 +428,7 @@ func testClientsAndPubSub(t *testing.T, tr Traits) {
 	if res.NoSubscribers {
 		t.Errorf("Publish to a subscribed topic: %+v", res)
 	}
-	if p := m.Next(waitFor); p == nil || string(p.Payload) != "hello" {
+	if p, ok := m.Receive(waitFor); !ok || string(p.Payload) != "hello" {
 		t.Errorf("received %v, want hello", p)
 	}
 	res, err = h.C.Publish(ctx, broker.Message{Topic: "nobody/listens", Payload: []byte("x")})
@@ -451,7 +446,7 @@ func testClientsAndPubSub(t *testing.T, tr Traits) {
 	if len(results) != 2 || results[0].Err != nil || results[1].Err != nil {
 		t.Errorf("PublishBatch = %+v", results)
 	}
-	if p := m.Next(waitFor); p == nil || string(p.Payload) != "\xff\x01" {
+	if p, ok := m.Receive(waitFor); !ok || string(p.Payload) != "\xff\x01" {
 		t.Errorf("received %v, want the binary payload", p)
 	}
 
@@ -473,7 +468,7 @@ func testClientsAndPubSub(t *testing.T, tr Traits) {
 	h.Must(h.C.ClearAuthzCache(ctx, "offline"))
 	h.Must(h.C.KickClient(ctx, id))
 	select {
-	case <-m.Gone:
+	case <-m.Done():
 	case <-time.After(waitFor):
 		t.Error("kicked client still connected")
 	}
