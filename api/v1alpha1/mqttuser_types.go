@@ -113,11 +113,12 @@ type MQTTUserStatus struct {
 // MQTTUser is a user of an MQTT broker's built-in database.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=mqtt,shortName=mqu
+// +kubebuilder:resource:categories=mqtt,shortName={mquser,mqu}
 // +kubebuilder:printcolumn:name="Broker",type=string,JSONPath=`.spec.brokerRef.name`
 // +kubebuilder:printcolumn:name="Username",type=string,JSONPath=`.status.username`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.spec.username) ? (has(self.spec.username) && self.spec.username == oldSelf.spec.username) : (!has(self.spec.username) || self.spec.username == self.metadata.name)",message="username is immutable"
 type MQTTUser struct {
