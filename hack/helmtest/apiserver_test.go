@@ -11,6 +11,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -135,6 +136,19 @@ func TestAPIServerAcceptsChart(t *testing.T) {
 		checkAccess(ctx, t, cfg, "system:serviceaccount:"+namespace+":mqtt-every-sa",
 			access{ns: []string{"team-a", "team-b"}, deniedNS: []string{"team-c", namespace}, prometheusReads: true})
 		deleteAll(ctx, t, c, objs)
+	})
+
+	t.Run("RBAC scopes", func(t *testing.T) {
+		objs := renderSet(t, "watchNamespaces={team-a}").objects
+		var managerCluster []rbacv1.PolicyRule // none while every generated rule is namespaced
+		for _, cr := range all[*rbacv1.ClusterRole](objs) {
+			if cr.Name == "mqtt-operator-manager" {
+				managerCluster = cr.Rules
+			}
+		}
+		checkRuleScopes(t, cfg, named[*rbacv1.Role](t, objs, "team-a", "mqtt-operator-manager").Rules, managerCluster)
+		role, cluster := renderScopeFixture(t)
+		checkRuleScopes(t, cfg, role, cluster)
 	})
 
 	t.Run("kustomize", func(t *testing.T) {

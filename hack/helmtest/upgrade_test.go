@@ -98,15 +98,20 @@ func TestHelmUpgradeChangesCRDs(t *testing.T) {
 		t.Errorf("the MQTTUser is gone after helm uninstall with crds.keep: %v", err)
 	}
 
-	// Installed again, the release adopts the kept CRDs; with crds.keep=false
-	// uninstalling deletes them.
+	// Installed again, the release adopts the kept CRDs. Upgraded to
+	// crds.keep=false, it drops the annotation, and uninstalling deletes them.
 	in = action.NewInstall(helm)
 	in.ReleaseName, in.Namespace = releaseName, namespace
-	if _, err := in.Run(chartNext, map[string]any{"crds": map[string]any{"keep": false}}); err != nil {
+	if _, err := in.Run(chartNext, nil); err != nil {
 		t.Fatalf("helm install over the kept CRDs: %v", err)
 	}
+	up = action.NewUpgrade(helm)
+	up.Namespace = namespace
+	if _, err := up.Run(releaseName, chartNext, map[string]any{"crds": map[string]any{"keep": false}}); err != nil {
+		t.Fatalf("helm upgrade --set crds.keep=false: %v", err)
+	}
 	if crd := waitEstablished(ctx, t, c, usersCRD); crd.Annotations["helm.sh/resource-policy"] != "" {
-		t.Errorf("crds.keep=false, yet the CRD is annotated %v", crd.Annotations)
+		t.Errorf("upgraded to crds.keep=false, yet the CRD is annotated %v", crd.Annotations)
 	}
 	if _, err := action.NewUninstall(helm).Run(releaseName); err != nil {
 		t.Fatalf("helm uninstall: %v", err)
