@@ -17,10 +17,10 @@ import (
 // The manager registers them (controllers/metrics.go, and the build info);
 // a histogram is listed by its _bucket, _sum and _count series.
 var operatorSeries = map[string][]string{
-	"mqtt_operator_objects":                 {"kind", "status"},
-	"mqtt_operator_broker_ready":            {"namespace", "name"},
-	"mqtt_operator_drift_corrections_total": {"kind"},
-	"mqtt_operator_broker_requests_total":   {"broker", "operation", "code"},
+	"mqtt_operator_objects":                                {"kind", "status"},
+	"mqtt_operator_broker_ready":                           {"namespace", "name"},
+	"mqtt_operator_drift_corrections_total":                {"kind"},
+	"mqtt_operator_broker_requests_total":                  {"broker", "operation", "code"},
 	"mqtt_operator_broker_request_duration_seconds_bucket": {"broker", "operation", "le"},
 	"mqtt_operator_broker_request_duration_seconds_sum":    {"broker", "operation"},
 	"mqtt_operator_broker_request_duration_seconds_count":  {"broker", "operation"},

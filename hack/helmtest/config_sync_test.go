@@ -34,7 +34,7 @@ func TestChartFilesMatchConfig(t *testing.T) {
 		t.Fatalf("%s has %v, %s has %v; %s", bases, names, copies, got, runMakeManifests)
 	}
 	pairs := map[string]string{
-		"config/rbac/role.yaml":                   "files/rbac/role.yaml",
+		"config/rbac/role.yaml":                  "files/rbac/role.yaml",
 		"config/prometheus/prometheus_rule.yaml": "files/prometheus/prometheus_rule.yaml",
 	}
 	for _, n := range names {

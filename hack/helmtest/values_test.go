@@ -1,6 +1,7 @@
 package helmtest
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -188,5 +189,64 @@ func TestBadValuesRejected(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The chart's README documents every value of values.yaml and every
+// property of values.schema.json, by its full dotted path.
+func TestReadmeDocumentsEveryValue(t *testing.T) {
+	readme := string(readRepoFile(t, "charts/mqtt-operator/README.md"))
+	var schema map[string]any
+	if err := json.Unmarshal(readRepoFile(t, "charts/mqtt-operator/values.schema.json"), &schema); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := chartutil.ReadValues(readRepoFile(t, "charts/mqtt-operator/values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]bool{}
+	valuePaths("", vals, paths)
+	schemaPaths("", schema, paths)
+	delete(paths, "global") // Helm's own
+	if len(paths) < 40 {
+		t.Fatalf("found only %d value paths: %v", len(paths), paths)
+	}
+	for p := range paths {
+		if !strings.Contains(readme, "`"+p+"`") {
+			t.Errorf("charts/mqtt-operator/README.md does not document `%s`", p)
+		}
+	}
+}
+
+// documentedWhole are values the README documents as a whole, not key by key.
+var documentedWhole = map[string]bool{
+	"resources": true, "podSecurityContext": true, "containerSecurityContext": true,
+}
+
+// valuePaths adds the dotted paths of the leaves of vals (a non-empty map is
+// not a leaf) to paths.
+func valuePaths(prefix string, vals map[string]any, paths map[string]bool) {
+	for k, v := range vals {
+		p := strings.TrimPrefix(prefix+"."+k, ".")
+		if m, ok := v.(map[string]any); ok && len(m) > 0 && !documentedWhole[p] {
+			valuePaths(p, m, paths)
+			continue
+		}
+		paths[p] = true
+	}
+}
+
+// schemaPaths adds the dotted paths of the schema's properties, recursing
+// into objects of fixed properties, to paths.
+func schemaPaths(prefix string, schema map[string]any, paths map[string]bool) {
+	props, _ := schema["properties"].(map[string]any)
+	for k, v := range props {
+		p := strings.TrimPrefix(prefix+"."+k, ".")
+		sub, _ := v.(map[string]any)
+		if _, nested := sub["properties"]; nested && sub["additionalProperties"] == false && !documentedWhole[p] {
+			schemaPaths(p, sub, paths)
+			continue
+		}
+		paths[p] = true
 	}
 }
