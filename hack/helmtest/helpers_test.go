@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/go-logr/logr"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -41,6 +43,10 @@ var (
 	repoRoot = filepath.Join("..", "..")
 	chartDir = filepath.Join(repoRoot, "charts", "mqtt-operator")
 )
+
+// The API server's and Helm's own output are enough; controller-runtime's
+// envtest logs would only warn that no logger is set.
+func init() { ctrllog.SetLogger(logr.Discard()) }
 
 var scheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,13 +19,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 )
 
 const usersCRD = "mqttusers.mqtt.mqttoperator.io"
 
-// Helm itself, through its Go SDK, against a real API server: install
-// creates the CRDs; an upgrade whose chart changes a CRD's schema changes
+// Helm itself, through its Go SDK, against a real API server: an upgrade
+// from a release that did not own the CRDs (chart 0.1.0 installed them from
+// crds/) takes them over once they are labelled as docs/upgrading.md says;
+// an upgrade whose chart changes a CRD's schema changes
 // the CRD the API server serves; uninstall keeps the CRDs, and the objects,
 // by default (crds.keep), and removes them with crds.keep=false.
 func TestHelmUpgradeChangesCRDs(t *testing.T) {
@@ -56,10 +60,45 @@ func TestHelmUpgradeChangesCRDs(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A release of chart 0.1.0: its CRDs were installed from its crds/
+	// directory, so the release does not own them (here: a release with
+	// crds.enabled=false beside CRDs created without Helm). Upgrading to a
+	// chart with CRD templates fails until they are labelled and annotated as
+	// docs/upgrading.md says.
+	var old []*apiextensionsv1.CustomResourceDefinition
+	for _, n := range fileNames(t, filepath.Join(repoRoot, "config", "crd", "bases")) {
+		old = append(old, one[*apiextensionsv1.CustomResourceDefinition](t, decodeFile(t, "config/crd/bases/"+n)))
+	}
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: old}); err != nil {
+		t.Fatal(err)
+	}
 	in := action.NewInstall(helm)
 	in.ReleaseName, in.Namespace = releaseName, namespace
-	if _, err := in.Run(chartNow, nil); err != nil {
-		t.Fatalf("helm install: %v", err)
+	if _, err := in.Run(chartNow, map[string]any{"crds": map[string]any{"enabled": false}}); err != nil {
+		t.Fatalf("helm install without CRDs: %v", err)
+	}
+	up := action.NewUpgrade(helm)
+	up.Namespace = namespace
+	up.ResetValues = true // the chart's defaults, not the last release's crds.enabled=false
+	_, err = up.Run(releaseName, chartNow, nil)
+	if err == nil || !strings.Contains(err.Error(), "Unable to continue with update") || !strings.Contains(err.Error(), "invalid ownership metadata") {
+		t.Fatalf("helm upgrade over CRDs that no release owns: %v, want invalid ownership metadata", err)
+	}
+	t.Logf("as docs/upgrading.md shows: %v", err)
+	for _, crd := range old {
+		patch := client.MergeFrom(crd.DeepCopy())
+		crd.Labels = map[string]string{"app.kubernetes.io/managed-by": "Helm"}
+		crd.Annotations["meta.helm.sh/release-name"] = releaseName
+		crd.Annotations["meta.helm.sh/release-namespace"] = namespace
+		if err := c.Patch(ctx, crd, patch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up = action.NewUpgrade(helm)
+	up.Namespace = namespace
+	up.ResetValues = true
+	if _, err := up.Run(releaseName, chartNow, nil); err != nil {
+		t.Fatalf("helm upgrade over the labelled and annotated CRDs: %v", err)
 	}
 	crd := waitEstablished(ctx, t, c, usersCRD)
 	if crd.Annotations["helm.sh/resource-policy"] != "keep" {
@@ -73,7 +112,7 @@ func TestHelmUpgradeChangesCRDs(t *testing.T) {
 		t.Errorf("spec.upgradeProbe = %q before the upgrade, want it pruned", got)
 	}
 
-	up := action.NewUpgrade(helm)
+	up = action.NewUpgrade(helm)
 	up.Namespace = namespace
 	if _, err := up.Run(releaseName, chartNext, nil); err != nil {
 		t.Fatalf("helm upgrade: %v", err)
