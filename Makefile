@@ -60,11 +60,12 @@ vet: ## go vet.
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
+	cd hack/helmtest && $(GOLANGCI_LINT) run ./...
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run every test (and the Helm chart's) against a real kube-apiserver and the test broker.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
-	cd hack/helmtest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+	cd hack/helmtest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 
 .PHONY: verify
 verify: manifests generate fmt ## Fail when generated files, formatting or go.mod are stale.
