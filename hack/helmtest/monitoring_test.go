@@ -40,7 +40,10 @@ func TestServiceMonitor(t *testing.T) {
 			name:   "defaults",
 			values: `metrics: {serviceMonitor: {enabled: true}}`,
 			want: monitoringv1.Endpoint{
-				Port: "metrics", Path: "/metrics", Scheme: &https, HonorLabels: true, BearerTokenFile: tokenFile,
+				Port: "metrics", Path: "/metrics", Scheme: &https, HonorLabels: true,
+				// Deprecated in favour of authorization, which needs a Secret holding
+				// a token; the chart's default uses Prometheus's own token instead.
+				BearerTokenFile: tokenFile, //nolint:staticcheck // see above
 				HTTPConfigWithProxyAndTLSFiles: monitoringv1.HTTPConfigWithProxyAndTLSFiles{
 					HTTPConfigWithTLSFiles: monitoringv1.HTTPConfigWithTLSFiles{
 						TLSConfig: &monitoringv1.TLSConfig{SafeTLSConfig: monitoringv1.SafeTLSConfig{InsecureSkipVerify: ptr.To(true)}},

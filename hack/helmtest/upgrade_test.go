@@ -295,7 +295,7 @@ func createUser(ctx context.Context, t *testing.T, c client.Client, name string,
 		}
 		return false, c.Delete(ctx, obj)
 	})
-	if err != nil && !(wantField && wait.Interrupted(err)) {
+	if err != nil && (!wantField || !wait.Interrupted(err)) {
 		t.Fatalf("create MQTTUser %s: %v", name, err)
 	}
 	return got
