@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chartutil"
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -26,6 +27,7 @@ import (
 // everyValue sets every value the chart has, away from its default, in a
 // combination a cluster admits (the pod still meets restricted Pod Security).
 const everyValue = `
+nameOverride: mqtt
 fullnameOverride: mqtt-every
 image: {repository: registry.example/mqtt-operator, tag: v9.9.9,
   digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", pullPolicy: Always}
@@ -318,4 +320,25 @@ func decodeUnstructured(t *testing.T, path string) []*unstructured.Unstructured 
 		}
 	}
 	return out
+}
+
+// everyValue, which TestAPIServerAcceptsChart creates on the API server,
+// sets every value of values.yaml.
+func TestEveryValueSetsEveryValue(t *testing.T) {
+	defaults, err := chartutil.ReadValues(readRepoFile(t, "charts/mqtt-operator/values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := map[string]bool{}, map[string]bool{}
+	valuePaths("", defaults, want)
+	valuePaths("", readValues(t, everyValue), got)
+	for p := range want {
+		covered := got[p]
+		for g := range got {
+			covered = covered || strings.HasPrefix(g, p+".")
+		}
+		if !covered {
+			t.Errorf("everyValue does not set %s", p)
+		}
+	}
 }
