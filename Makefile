@@ -31,7 +31,19 @@ help: ## Show the targets.
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC from the markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	cp config/crd/bases/*.yaml charts/mqtt-operator/crds/
+	$(MAKE) --no-print-directory chart-files
+
+# The chart renders its CRDs, the manager's RBAC rules and the alerts from
+# copies of config/ kept under files/ (Helm templates cannot read outside the
+# chart); hack/helmtest fails when a copy is stale.
+CHART_FILES := charts/mqtt-operator/files
+.PHONY: chart-files
+chart-files: ## Copy the CRDs, RBAC rules and alerts from config/ into the Helm chart.
+	@mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus
+	rm -f $(CHART_FILES)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART_FILES)/crds/
+	cp config/rbac/role.yaml $(CHART_FILES)/rbac/role.yaml
+	cp config/prometheus/prometheus_rule.yaml $(CHART_FILES)/prometheus/prometheus_rule.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -48,11 +60,12 @@ vet: ## go vet.
 .PHONY: lint
 lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
+	cd hack/helmtest && $(GOLANGCI_LINT) run ./...
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run every test (and the Helm chart's) against a real kube-apiserver and the test broker.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
-	cd hack/helmtest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+	cd hack/helmtest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 
 .PHONY: verify
 verify: manifests generate fmt ## Fail when generated files, formatting or go.mod are stale.

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/strvals"
 	appsv1 "k8s.io/api/apps/v1"
 )
 
@@ -38,30 +38,33 @@ func TestManagerAcceptsRenderedArgs(t *testing.T) {
 		{"defaults", nil, 0},
 		{"values file", fromFile, 0},
 		{"set", mustParse(t, "maxConcurrentReconciles=16,kubeAPIQPS=7,logLevel=3,metrics.enabled=false,leaderElect=false"), 0},
+		{"watched namespaces", mustParse(t, "watchNamespaces={team-a,team-b}"), 0},
+		{"plain HTTP metrics", mustParse(t, "metrics.secure=false,metrics.port=8080"), 0},
 		{"control: unknown flag", mustParse(t, "extraArgs={--no-such-flag}"), 2},
 		{"control: bad flag value", mustParse(t, "extraArgs={--zap-log-level=loud}"), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := one[*appsv1.Deployment](t, render(t, tc.vals).objects).Spec.Template.Spec.Containers[0].Args
-			out, err := exec.Command(manager, append(args, "--help")...).CombinedOutput()
-			exit := 0
-			if exitErr := (*exec.ExitError)(nil); errors.As(err, &exitErr) {
-				exit = exitErr.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if exit != tc.wantExit {
-				t.Errorf("manager %v --help exited %d, want %d\n%s", args, exit, tc.wantExit, out)
-			}
+			checkArgs(t, manager, args, tc.wantExit)
 		})
 	}
+	t.Run("kustomize config/default", func(t *testing.T) {
+		checkArgs(t, manager, one[*appsv1.Deployment](t, kustomize(t, "config/default")).Spec.Template.Spec.Containers[0].Args, 0)
+	})
 }
 
-func mustParse(t *testing.T, set string) map[string]any {
+// checkArgs runs the manager with args and a trailing --help, and wants it to
+// exit with wantExit.
+func checkArgs(t *testing.T, manager string, args []string, wantExit int) {
 	t.Helper()
-	vals, err := strvals.Parse(set)
-	if err != nil {
+	out, err := exec.Command(manager, append(slices.Clone(args), "--help")...).CombinedOutput()
+	exit := 0
+	if exitErr := (*exec.ExitError)(nil); errors.As(err, &exitErr) {
+		exit = exitErr.ExitCode()
+	} else if err != nil {
 		t.Fatal(err)
 	}
-	return vals
+	if exit != wantExit {
+		t.Errorf("manager %v --help exited %d, want %d\n%s", args, exit, wantExit, out)
+	}
 }

@@ -26,11 +26,24 @@ func TestDefaultRender(t *testing.T) {
 		kinds[typeName(o)]++
 	}
 	want := map[string]int{
-		"CustomResourceDefinition": 4, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1,
+		"CustomResourceDefinition": 4, "ServiceAccount": 1,
+		"ClusterRole": 3, "ClusterRoleBinding": 2, // manager, metrics-auth; metrics-reader (unbound)
 		"Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 1,
 	}
 	if d := cmp.Diff(want, kinds); d != "" {
 		t.Errorf("kinds rendered (-want +got):\n%s", d)
+	}
+	// The same kinds, in the same numbers, as kustomize's.
+	kustKinds := map[string]int{}
+	for _, o := range kustomize(t, "config/default") {
+		kustKinds[typeName(o)]++
+	}
+	if kustKinds["Namespace"] != 1 {
+		t.Errorf("kustomize build config/default has %d Namespaces, want 1", kustKinds["Namespace"])
+	}
+	delete(kustKinds, "Namespace")
+	if d := cmp.Diff(want, kustKinds); d != "" {
+		t.Errorf("kinds in kustomize build config/default (-chart +kustomize):\n%s", d)
 	}
 
 	wantLabels := map[string]string{
@@ -41,17 +54,15 @@ func TestDefaultRender(t *testing.T) {
 		"helm.sh/chart":                "mqtt-operator-0.1.0",
 	}
 	for _, o := range r.objects {
-		if _, isCRD := o.(*apiextensionsv1.CustomResourceDefinition); isCRD {
-			continue
-		}
 		for k, v := range wantLabels {
 			if got := o.GetLabels()[k]; got != v {
 				t.Errorf("%s %s: label %s = %q, want %q", typeName(o), o.GetName(), k, got, v)
 			}
 		}
+		_, crd := o.(*apiextensionsv1.CustomResourceDefinition)
 		_, clusterRole := o.(*rbacv1.ClusterRole)
 		_, clusterBinding := o.(*rbacv1.ClusterRoleBinding)
-		if wantNS := !clusterRole && !clusterBinding; wantNS && o.GetNamespace() != namespace {
+		if wantNS := !crd && !clusterRole && !clusterBinding; wantNS && o.GetNamespace() != namespace {
 			t.Errorf("%s %s: namespace %q, want %q", typeName(o), o.GetName(), o.GetNamespace(), namespace)
 		}
 	}
@@ -59,37 +70,41 @@ func TestDefaultRender(t *testing.T) {
 	// The bindings tie the ServiceAccount the pods run as to the roles rendered.
 	sa := one[*corev1.ServiceAccount](t, r.objects)
 	subject := []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: namespace}}
-	crb, rb := one[*rbacv1.ClusterRoleBinding](t, r.objects), one[*rbacv1.RoleBinding](t, r.objects)
-	if d := cmp.Diff(subject, crb.Subjects); d != "" {
-		t.Errorf("ClusterRoleBinding subjects (-want +got):\n%s", d)
+	for _, crb := range all[*rbacv1.ClusterRoleBinding](r.objects) {
+		if d := cmp.Diff(subject, crb.Subjects); d != "" {
+			t.Errorf("ClusterRoleBinding %s subjects (-want +got):\n%s", crb.Name, d)
+		}
+		named[*rbacv1.ClusterRole](t, r.objects, "", crb.RoleRef.Name)
 	}
+	rb := one[*rbacv1.RoleBinding](t, r.objects)
 	if d := cmp.Diff(subject, rb.Subjects); d != "" {
 		t.Errorf("RoleBinding subjects (-want +got):\n%s", d)
 	}
-	if got, want := crb.RoleRef.Name, one[*rbacv1.ClusterRole](t, r.objects).Name; got != want {
-		t.Errorf("ClusterRoleBinding refers to %q, the ClusterRole is %q", got, want)
-	}
-	if got, want := rb.RoleRef.Name, one[*rbacv1.Role](t, r.objects).Name; got != want {
-		t.Errorf("RoleBinding refers to %q, the Role is %q", got, want)
-	}
+	named[*rbacv1.Role](t, r.objects, namespace, rb.RoleRef.Name)
 	if got := one[*appsv1.Deployment](t, r.objects).Spec.Template.Spec.ServiceAccountName; got != sa.Name {
 		t.Errorf("pods run as %q, the chart's ServiceAccount is %q", got, sa.Name)
 	}
 
-	for _, s := range []string{"rollout status deployment/mqtt-operator", "kubectl apply -f config/samples/"} {
+	for _, s := range []string{
+		"rollout status deployment/mqtt-operator", "kubectl apply -f config/samples/",
+		"running ghcr.io/mqttoperator/mqtt-operator:0.1.0", "in every namespace",
+		"--clusterrole=mqtt-operator-metrics-reader", "https://localhost:8443/metrics",
+		"helm upgrade applies their changes", "kept\non helm uninstall",
+	} {
 		if !strings.Contains(r.notes, s) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", s, r.notes)
 		}
 	}
 }
 
-// The Deployment runs the manager as config/manager/manager.yaml does: same
-// command, probes, security contexts, ports and resources; the kustomize
-// args first, then every operator flag at its default.
+// The Deployment runs the manager as kustomize build config/default does:
+// same image, command, probes, security contexts, ports and resources; the
+// kustomize args first, then every operator flag at its default.
 func TestDeploymentMatchesKustomize(t *testing.T) {
 	r := render(t, nil)
 	got := one[*appsv1.Deployment](t, r.objects)
-	want := one[*appsv1.Deployment](t, decodeFile(t, "config/manager/manager.yaml"))
+	kust := kustomize(t, "config/default")
+	want := one[*appsv1.Deployment](t, kust)
 
 	if *got.Spec.Replicas != 1 {
 		t.Errorf("replicas = %d, want 1", *got.Spec.Replicas)
@@ -107,6 +122,7 @@ func TestDeploymentMatchesKustomize(t *testing.T) {
 		want, got any
 	}{
 		{"name", wc.Name, gc.Name},
+		{"image", wc.Image, gc.Image},
 		{"command", wc.Command, gc.Command},
 		{"ports", wc.Ports, gc.Ports},
 		{"livenessProbe", wc.LivenessProbe, gc.LivenessProbe},
@@ -121,6 +137,11 @@ func TestDeploymentMatchesKustomize(t *testing.T) {
 	if len(gp.Containers) != 1 {
 		t.Errorf("%d containers, want 1", len(gp.Containers))
 	}
+	sc := gp.SecurityContext
+	if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 65532 || sc.RunAsGroup == nil || *sc.RunAsGroup != 65532 ||
+		sc.FSGroup == nil || *sc.FSGroup != 65532 || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Errorf("pod securityContext %+v, want runAsNonRoot and user, group and fsGroup 65532", sc)
+	}
 
 	wantArgs := append(slices.Clone(wc.Args),
 		"--resync-interval=5m", "--max-concurrent-reconciles=4", "--broker-timeout=10s",
@@ -128,11 +149,14 @@ func TestDeploymentMatchesKustomize(t *testing.T) {
 	if d := cmp.Diff(wantArgs, gc.Args); d != "" {
 		t.Errorf("args (-want +got):\n%s", d)
 	}
-	if gc.Image != "mqtt-operator:0.1.0" {
-		t.Errorf("image = %q, want mqtt-operator:<appVersion>", gc.Image)
+	for _, a := range []string{"--metrics-bind-address=:8443", "--metrics-secure=true"} {
+		if !slices.Contains(gc.Args, a) {
+			t.Errorf("args %v lack %s", gc.Args, a)
+		}
 	}
 
-	// The selector picks the pods, and the metrics Service reaches their metrics port.
+	// The selector picks the pods, and the metrics Service reaches their
+	// metrics port, over HTTPS as kustomize's does.
 	sel := labels.SelectorFromSet(got.Spec.Selector.MatchLabels)
 	if !sel.Matches(labels.Set(got.Spec.Template.Labels)) {
 		t.Errorf("selector %v does not match the pod labels %v", sel, got.Spec.Template.Labels)
@@ -141,8 +165,8 @@ func TestDeploymentMatchesKustomize(t *testing.T) {
 	if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(got.Spec.Template.Labels)) {
 		t.Errorf("Service selector %v does not match the pod labels %v", svc.Spec.Selector, got.Spec.Template.Labels)
 	}
-	if p := svc.Spec.Ports; len(p) != 1 || p[0].Port != 8080 || p[0].TargetPort.String() != "metrics" {
-		t.Errorf("Service ports = %+v, want 8080 → metrics", p)
+	if d := cmp.Diff(one[*corev1.Service](t, kust).Spec.Ports, svc.Spec.Ports); d != "" {
+		t.Errorf("metrics Service ports (-kustomize +chart):\n%s", d)
 	}
 }
 

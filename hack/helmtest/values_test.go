@@ -1,6 +1,7 @@
 package helmtest
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -72,7 +73,7 @@ func TestValuesOverrideDeployment(t *testing.T) {
 	}
 
 	wantArgs := []string{
-		"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8080",
+		"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8443", "--metrics-secure=true",
 		"--resync-interval=90s", "--max-concurrent-reconciles=8", "--broker-timeout=2500ms",
 		"--kube-api-qps=12.5", "--kube-api-burst=40", "--zap-log-level=debug", "--zap-devel",
 	}
@@ -157,6 +158,20 @@ func TestBadValuesRejected(t *testing.T) {
 		{"metrics.port=8081", []string{"metrics.port 8081 is taken by the health probes"}},
 		{"metrics.port=70000", []string{"at '/metrics/port': maximum: got 70,000, want 65,535"}},
 		{"replicaCount=2,leaderElect=false", []string{"replicaCount > 1 needs leaderElect: true"}},
+		{"watchNamespaces={Team_A}", []string{"at '/watchNamespaces/0'", "does not match pattern"}},
+		{"watchNamespaces={a,b,a}", []string{"at '/watchNamespaces': items at 0 and 2 are equal"}},
+		{"image.digest=sha256:1234", []string{"at '/image/digest'", "does not match pattern"}},
+		{"image.repository=example.com/mqtt-operator:v1", []string{"at '/image/repository'", "does not match pattern"}},
+		{"crds.enabled=yes", []string{"at '/crds/enabled': got string, want boolean"}},
+		{"crds.keep=1", []string{"at '/crds/keep': got number, want boolean"}},
+		{"metrics.secure=maybe", []string{"at '/metrics/secure': got string, want boolean"}},
+		{"metrics.readers[0].kind=ServiceAccount,metrics.readers[0].name=prometheus", []string{"at '/metrics/readers/0': missing property 'namespace'"}},
+		{"metrics.readers[0].kind=Robot,metrics.readers[0].name=r2", []string{"at '/metrics/readers/0/kind'"}},
+		{"metrics.serviceMonitor.interval=soon", []string{"at '/metrics/serviceMonitor/interval'", "does not match pattern"}},
+		{"metrics.serviceMonitor.enable=true", []string{"additional properties 'enable' not allowed"}},
+		{"metrics.prometheusRule.alertLabels.team-name=iot", []string{"invalid propertyName 'team-name'"}},
+		{"podSecurityContext.runAsUser=-1", []string{"at '/podSecurityContext/runAsUser': minimum"}},
+		{"networkPolicy.egress=all", []string{"at '/networkPolicy/egress': got string, want array"}},
 	} {
 		t.Run(tc.set, func(t *testing.T) {
 			vals, err := strvals.Parse(tc.set)
@@ -174,5 +189,64 @@ func TestBadValuesRejected(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The chart's README documents every value of values.yaml and every
+// property of values.schema.json, by its full dotted path.
+func TestReadmeDocumentsEveryValue(t *testing.T) {
+	readme := string(readRepoFile(t, "charts/mqtt-operator/README.md"))
+	var schema map[string]any
+	if err := json.Unmarshal(readRepoFile(t, "charts/mqtt-operator/values.schema.json"), &schema); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := chartutil.ReadValues(readRepoFile(t, "charts/mqtt-operator/values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]bool{}
+	valuePaths("", vals, paths)
+	schemaPaths("", schema, paths)
+	delete(paths, "global") // Helm's own
+	if len(paths) < 40 {
+		t.Fatalf("found only %d value paths: %v", len(paths), paths)
+	}
+	for p := range paths {
+		if !strings.Contains(readme, "`"+p+"`") {
+			t.Errorf("charts/mqtt-operator/README.md does not document `%s`", p)
+		}
+	}
+}
+
+// documentedWhole are values the README documents as a whole, not key by key.
+var documentedWhole = map[string]bool{
+	"resources": true, "podSecurityContext": true, "containerSecurityContext": true,
+}
+
+// valuePaths adds the dotted paths of the leaves of vals (a non-empty map is
+// not a leaf) to paths.
+func valuePaths(prefix string, vals map[string]any, paths map[string]bool) {
+	for k, v := range vals {
+		p := strings.TrimPrefix(prefix+"."+k, ".")
+		if m, ok := v.(map[string]any); ok && len(m) > 0 && !documentedWhole[p] {
+			valuePaths(p, m, paths)
+			continue
+		}
+		paths[p] = true
+	}
+}
+
+// schemaPaths adds the dotted paths of the schema's properties, recursing
+// into objects of fixed properties, to paths.
+func schemaPaths(prefix string, schema map[string]any, paths map[string]bool) {
+	props, _ := schema["properties"].(map[string]any)
+	for k, v := range props {
+		p := strings.TrimPrefix(prefix+"."+k, ".")
+		sub, _ := v.(map[string]any)
+		if _, nested := sub["properties"]; nested && sub["additionalProperties"] == false && !documentedWhole[p] {
+			schemaPaths(p, sub, paths)
+			continue
+		}
+		paths[p] = true
 	}
 }
