@@ -59,12 +59,12 @@ func newHarness(t *testing.T) *harness {
 	h.cli = cli{
 		ctx:   context.Background(),
 		clock: clocktesting.NewFakePassiveClock(now),
-		newClient: func(k kubeFlags) (client.Client, string, error) {
+		newClient: func(k kubeFlags) (kubeConn, error) {
 			h.calls = append(h.calls, k)
 			if k.Context == "broken" {
-				return nil, "", errors.New(`load kubeconfig: context "broken" does not exist`)
+				return kubeConn{}, errors.New(`load kubeconfig: context "broken" does not exist`)
 			}
-			return h.client, "team-a", nil // team-a is the context's namespace
+			return kubeConn{client: h.client, namespace: "team-a"}, nil // team-a is the context's namespace
 		},
 		version: "v0.0.0-test",
 	}
@@ -124,9 +124,9 @@ func TestRun(t *testing.T) {
 		{name: "command help", args: []string{"credentials", "-h"}, wantOut: []string{"kubectl mqtt credentials <mqttuser>"}},
 
 		// Usage errors: exit 2, no cluster contact.
-		{name: "no command", args: nil, wantCode: 2, wantErr: "error: no command given: want one of status, credentials, reconcile, version"},
+		{name: "no command", args: nil, wantCode: 2, wantErr: "error: no command given: want one of status, credentials, reconcile, version, clients, kick, subscriptions, subscribe, unsubscribe, publish, metrics, stats, can-i, import"},
 		{name: "unknown command", args: []string{"explain-ban", "x"}, wantCode: 2,
-			wantErr: `error: unknown command "explain-ban": want one of status, credentials, reconcile, version`},
+			wantErr: `error: unknown command "explain-ban": want one of status, credentials, reconcile, version, clients, kick, subscriptions, subscribe, unsubscribe, publish, metrics, stats, can-i, import`},
 		{name: "unknown flag", args: []string{"status", "--selector=x"}, wantCode: 2,
 			wantErr: "error: status: flag provided but not defined: -selector"},
 		{name: "missing flag value", args: []string{"status", "-n"}, wantCode: 2,
