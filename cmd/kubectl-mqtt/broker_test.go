@@ -43,7 +43,6 @@ func (f *fakeTunnel) Forward(_ context.Context, ns, pod string, port int) (strin
 	return f.addr, func() {}, nil
 }
 
-
 // brokerEnv is a test broker, a cluster that describes it twice (as the
 // external MQTTBroker "ext" and the managed MQTTBroker "managed") and the
 // command line.
