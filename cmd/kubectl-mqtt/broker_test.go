@@ -56,7 +56,7 @@ type brokerEnv struct {
 	stdin  string
 }
 
-func newBrokerEnv(t *testing.T, v broker.APIVersion) *brokerEnv {
+func newBrokerEnv(t *testing.T, v broker.APIVersion, extra ...client.Object) *brokerEnv {
 	t.Helper()
 	b := live.Start(t, "")
 	u, err := url.Parse(b.APIURL())
@@ -87,6 +87,7 @@ func newBrokerEnv(t *testing.T, v broker.APIVersion) *brokerEnv {
 		pod("managed-1", corev1.ConditionTrue),
 		pod("managed-2", corev1.ConditionTrue),
 	}
+	objs = append(objs, extra...)
 	s, err := plugin.NewScheme()
 	if err != nil {
 		t.Fatal(err)
