@@ -217,6 +217,9 @@ func Subscribe(ctx context.Context, cl broker.Client, w io.Writer, rs []broker.S
 			return fmt.Errorf("%s batch: %w", verb, err)
 		}
 	}
+	if len(rs) == 1 && errs[0] != nil {
+		return fmt.Errorf("%s client %q to %q: %w", verb, rs[0].ClientID, rs[0].Topic, errs[0])
+	}
 	failed := 0
 	for i, r := range rs {
 		var err error
@@ -233,9 +236,6 @@ func Subscribe(ctx context.Context, cl broker.Client, w io.Writer, rs []broker.S
 		if _, err := fmt.Fprintf(w, "client %s %s %s\n", r.ClientID, done, r.Topic); err != nil {
 			return err
 		}
-	}
-	if failed == 1 && len(rs) == 1 {
-		return fmt.Errorf("%s client %q to %q: %w", verb, rs[0].ClientID, rs[0].Topic, errs[0])
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d requests failed", failed, len(rs))
