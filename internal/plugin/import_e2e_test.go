@@ -9,8 +9,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +22,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
@@ -90,7 +87,7 @@ func populate(t *testing.T, api broker.Client, v broker.APIVersion) {
 			{Topic: "sensors/sensor-1/#", Action: broker.ActionAll, Permission: broker.Allow},
 		},
 		{Kind: broker.ByClientID, Name: "dev/1"}: {{Topic: "commands/dev/1", Action: broker.ActionSubscribe, Permission: broker.Allow}},
-		{Kind: broker.ByAll}: {{Topic: "#", Action: broker.ActionSubscribe, Permission: broker.Deny}},
+		{Kind: broker.ByAll}:                     {{Topic: "#", Action: broker.ActionSubscribe, Permission: broker.Deny}},
 	}
 	for s, rs := range rules {
 		if err := api.ReplaceRules(ctx, s, rs); err != nil {
@@ -111,21 +108,7 @@ func populate(t *testing.T, api broker.Client, v broker.APIVersion) {
 // manifests with the operator running, and checks that every object
 // becomes Ready without a single write to the broker.
 func TestImportApplyChangesNothing(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "..", "bin", "k8s")
-	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		_ = env.Stop()
-		t.Fatalf("start envtest (KUBEBUILDER_ASSETS=%s; make envtest builds it): %v", assets, err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	cfg, _ := controlPlane(t)
 	scheme, err := plugin.NewScheme()
 	if err != nil {
 		t.Fatal(err)
@@ -262,4 +245,3 @@ func waitReady(t *testing.T, c client.Client, obj client.Object) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-
