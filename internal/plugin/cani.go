@@ -292,13 +292,12 @@ func ruleDifferences(objects, live authz.Rules) []string {
 		if broker.RulesEquivalent(want, p.l.Rules) {
 			continue
 		}
-		switch {
-		case p.o == nil:
+		if p.o == nil {
 			out = append(out, fmt.Sprintf("%s: no MQTTACL, but the broker has %d rules", label, len(p.l.Rules)))
-		default:
-			out = append(out, fmt.Sprintf("%s: the broker's %d rules differ from the %d of %s (the operator will put them back)",
-				label, len(p.l.Rules), len(want), p.o.Source))
+			continue
 		}
+		out = append(out, fmt.Sprintf("%s: the broker's %d rules differ from the %d of %s (the operator will put them back)",
+			label, len(p.l.Rules), len(want), p.o.Source))
 	}
 	slices.Sort(out)
 	return out

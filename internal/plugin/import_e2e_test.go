@@ -132,7 +132,10 @@ func TestImportApplyChangesNothing(t *testing.T) {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Errorf("manager: %v", err)
+			}
 		case <-time.After(30 * time.Second):
 		}
 	})

@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // PortForward is a Tunnel through the pods/portforward subresource of the
@@ -40,28 +40,33 @@ func (p PortForward) Forward(ctx context.Context, namespace, pod string, port in
 	if err != nil {
 		return "", nil, err
 	}
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: rt}, http.MethodPost, u)
-	ws, err := portforward.NewSPDYOverWebsocketDialer(u, p.Config)
+	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: rt}, http.MethodPost, u)
+	ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, p.Config)
 	if err != nil {
 		return "", nil, err
 	}
-	dialer = portforward.NewFallbackDialer(ws, dialer, func(err error) bool {
+	dialer = portforward.NewFallbackDialerForStreaming(ws, dialer, func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	ready := make(chan struct{})
 	var errOut strings.Builder
-	fw, err := portforward.NewOnAddressesWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, ready, io.Discard, &errOut)
+	fw, err := portforward.NewOnAddressesForStreamingWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, ready, io.Discard, &errOut)
 	if err != nil {
 		cancel()
 		return "", nil, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- fw.ForwardPorts() }()
+	var fwErr error // set before done is closed
+	done := make(chan struct{})
+	go func() {
+		fwErr = fw.ForwardPorts()
+		close(done)
+	}()
 	select {
 	case <-ready:
-	case err := <-done:
+	case <-done:
 		cancel()
+		err := fwErr
 		if err == nil {
 			err = errors.New("port-forward ended before it was ready")
 		}
@@ -73,7 +78,7 @@ func (p PortForward) Forward(ctx context.Context, namespace, pod string, port in
 	ports, err := fw.GetPorts()
 	if err != nil || len(ports) != 1 {
 		cancel()
-		return "", nil, fmt.Errorf("port-forward: no local port: %v", err)
+		return "", nil, fmt.Errorf("port-forward: no local port (%d ports): %w", len(ports), err)
 	}
 	stop := func() {
 		cancel()

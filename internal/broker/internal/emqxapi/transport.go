@@ -53,7 +53,7 @@ func NewTransport(cfg broker.Config, apiPrefix string) (*Transport, error) {
 	if err != nil {
 		return nil, misconfigured(err)
 	}
-	var rt http.RoundTripper = cfg.Transport
+	rt := cfg.Transport
 	if rt == nil {
 		r, err := newHTTPTransport(cfg)
 		if err != nil {
