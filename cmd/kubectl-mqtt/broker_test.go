@@ -130,14 +130,7 @@ func (e *brokerEnv) ok(args ...string) string {
 
 func (e *brokerEnv) connect(clientID string) *mqtttest.Conn {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	c, err := mqtttest.Connect(ctx, e.mqtt, clientID, "sensor-1", "pw")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(c.Close)
-	return c
+	return mqtttest.MustConnect(e.t, e.mqtt, clientID, "sensor-1", "pw")
 }
 
 func receive(t *testing.T, c *mqtttest.Conn, topic string, payload []byte) {

@@ -30,6 +30,7 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/brokertest/live"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/drivers"
+	"github.com/mqttoperator/mqtt-operator/internal/mqtttest"
 	"github.com/mqttoperator/mqtt-operator/internal/plugin"
 )
 
@@ -223,7 +224,7 @@ func testImportApply(t *testing.T, k8s client.Client, v broker.APIVersion) {
 		t.Errorf("applying the imported objects wrote to the broker: %v", w)
 	}
 	// The users still log in with the passwords nobody told the operator.
-	live.MustDial(t, tb.MQTTAddr(), "c1", "sensor-1", "s1")
+	mqtttest.MustConnect(t, tb.MQTTAddr(), "c1", "sensor-1", "s1")
 }
 
 // waitReady polls obj until its Ready condition is True for its generation.
