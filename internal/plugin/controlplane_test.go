@@ -12,7 +12,10 @@ import (
 	"testing"
 
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/mqttoperator/mqtt-operator/internal/plugin"
 )
 
 // One API server serves the tests of this package that need one; it starts
@@ -23,6 +26,7 @@ var shared struct {
 	cfg    *rest.Config
 	err    error
 	egress *egressProxy
+	client client.Client
 }
 
 func TestMain(m *testing.M) {
@@ -36,11 +40,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// controlPlane returns the shared API server's config. Its traffic to pods
+// controlPlane returns the shared API server's config and a client for it
+// with the plugin's scheme. Its traffic to pods
 // and services goes through an egress proxy the test controls, as a real
 // API server's goes through Konnectivity: the API server proxies only to
 // pod IPs, which the proxy maps to loopback listeners.
-func controlPlane(t *testing.T) (*rest.Config, *egressProxy) {
+func controlPlane(t *testing.T) (*rest.Config, client.Client, *egressProxy) {
 	t.Helper()
 	shared.once.Do(func() {
 		assets := os.Getenv("KUBEBUILDER_ASSETS")
@@ -85,11 +90,17 @@ egressSelections:
 			return
 		}
 		shared.env, shared.cfg = env, cfg
+		scheme, err := plugin.NewScheme()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.client, shared.err = client.New(cfg, client.Options{Scheme: scheme})
 	})
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
-	return shared.cfg, shared.egress
+	return shared.cfg, shared.client, shared.egress
 }
 
 // egressProxy is an HTTP CONNECT proxy on a Unix socket that connects

@@ -109,15 +109,8 @@ func populate(t *testing.T, api broker.Client, v broker.APIVersion) {
 // manifests with the operator running, and checks that every object
 // becomes Ready without a single write to the broker.
 func TestImportApplyChangesNothing(t *testing.T) {
-	cfg, _ := controlPlane(t)
-	scheme, err := plugin.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, k8s, _ := controlPlane(t)
+	scheme := k8s.Scheme()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0", Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
 	if err != nil {

@@ -86,15 +86,7 @@ func pipe(s httpstream.Stream, backend string) {
 // kubelet). The kubelet and the pod network are stood in for by a fake
 // kubelet and the test's egress proxy.
 func TestManagedBrokerThroughPortForward(t *testing.T) {
-	cfg, egress := controlPlane(t)
-	scheme, err := plugin.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, k8s, egress := controlPlane(t)
 	ctx := context.Background()
 	tb := live.Start(t, "")
 	api, err := drivers.New(broker.Config{URL: tb.APIURL(), APIVersion: broker.APIv5, Username: "admin", Password: "public"})

@@ -22,7 +22,6 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/brokertest/live"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/drivers"
-	"github.com/mqttoperator/mqtt-operator/internal/plugin"
 )
 
 // TestServiceProxyDropsBrokerCredentials records why the plugin reaches a
@@ -37,15 +36,7 @@ import (
 // of existing pods, never to loopback, so the pod here has a documentation
 // address that the test's egress proxy maps to the test broker.
 func TestServiceProxyDropsBrokerCredentials(t *testing.T) {
-	cfg, egress := controlPlane(t)
-	scheme, err := plugin.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, k8s, egress := controlPlane(t)
 	ctx := context.Background()
 
 	// The broker, behind a recorder of what reaches it.
