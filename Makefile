@@ -109,6 +109,10 @@ $(ETCD):
 	@mkdir -p $(ENVTEST_ASSETS)
 	cd hack/envtest && $(GO) build -trimpath -o $@.tmp go.etcd.io/etcd/server/v3 && mv $@.tmp $@
 
+.PHONY: mosquitto
+mosquitto: ## Install Debian's mosquitto_sub and mosquitto_pub (apt-get) to try a broker by hand.
+	@command -v mosquitto_sub >/dev/null || { apt-get update && apt-get install -y mosquitto-clients; }
+
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN)
 $(CONTROLLER_GEN):

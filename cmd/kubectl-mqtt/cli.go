@@ -28,9 +28,17 @@ type kubeFlags struct {
 	Context    string
 }
 
-// clientFactory returns a client for the selected cluster and the
-// namespace of the selected kubeconfig context ("" when it names none).
-type clientFactory func(kubeFlags) (client.Client, string, error)
+// kubeConn is what the plugin uses of the selected cluster.
+type kubeConn struct {
+	client client.Client
+	// namespace is the kubeconfig context's ("" when it names none).
+	namespace string
+	// tunnel reaches pods through the API server (managed brokers).
+	tunnel plugin.Tunnel
+}
+
+// clientFactory connects to the cluster the kubeconfig flags select.
+type clientFactory func(kubeFlags) (kubeConn, error)
 
 // cli is the command line; tests replace the client factory and the clock.
 type cli struct {
@@ -38,6 +46,7 @@ type cli struct {
 	newClient clientFactory
 	clock     clock.PassiveClock
 	version   string
+	stdin     io.Reader
 }
 
 // flags holds every flag a command may define.
@@ -46,6 +55,8 @@ type flags struct {
 	allNamespaces bool
 	output        string
 	kube          kubeFlags
+	// broker holds the flags of the commands that call a broker.
+	broker brokerFlags
 }
 
 // command is one subcommand.
@@ -58,9 +69,15 @@ type command struct {
 	allNamespaces bool
 	// outputs are the accepted -o values besides the default; none means no -o.
 	outputs []string
+	// brokerCmd adds --broker (required) and --timeout.
+	brokerCmd bool
+	// define adds the command's own flags.
+	define func(fs *flag.FlagSet, f *flags)
 	// checkArgs validates the positional arguments before any cluster call.
 	checkArgs func(args []string) error
-	exec      func(c cli, env execEnv) error
+	// checkFlags validates the command's own flags with its arguments.
+	checkFlags func(f *flags, args []string) error
+	exec       func(c cli, env execEnv) error
 }
 
 // execEnv is what a command runs with.
@@ -68,9 +85,12 @@ type execEnv struct {
 	ctx       context.Context
 	client    client.Client
 	namespace string
+	tunnel    plugin.Tunnel
 	flags     flags
 	args      []string
+	stdin     io.Reader
 	stdout    io.Writer
+	stderr    io.Writer
 }
 
 // usageError is a mistake on the command line (exit code 2).
@@ -97,12 +117,27 @@ Commands:
   reconcile <kind>/<name>...       ask the operator to reconcile objects now
   version                          print the plugin's version
 
-Flags of status, credentials and reconcile:
+Commands that call a broker (--broker NAME):
+` + brokerCommandsUsage + `
+Flags of every command but version:
 ` + clusterFlagsUsage + `
 Run 'kubectl mqtt <command> --help' for more about a command.
 `
 
 func commands() []command {
+	return append(clusterCommands(), brokerCommands()...)
+}
+
+// commandNames lists every command for error messages.
+func commandNames() string {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func clusterCommands() []command {
 	return []command{
 		{
 			name: "status",
@@ -248,6 +283,9 @@ func (c cli) run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, plugin.ErrDenied) {
+		return exitError // the answer "no" is printed already
+	}
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	_, _ = fmt.Fprintf(stderr, "error: %s\n", msg)
 	var ue *usageError
@@ -277,7 +315,7 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 		if len(rest) == 0 {
 			_, _ = io.WriteString(stderr, topUsage+"\n")
 		}
-		return usagef("no command given: want one of status, credentials, reconcile, version")
+		return usagef("no command given: want one of %s", commandNames())
 	case "help":
 		if len(rest) == 0 {
 			_, err := io.WriteString(stdout, topUsage)
@@ -285,14 +323,14 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 		}
 		cmd, ok := find(rest[0])
 		if !ok || len(rest) > 1 {
-			return usagef("help takes one command name: status, credentials, reconcile or version")
+			return usagef("help takes one command name: one of %s", commandNames())
 		}
 		_, err := io.WriteString(stdout, cmd.usage)
 		return err
 	}
 	cmd, ok := find(name)
 	if !ok {
-		return usagef("unknown command %q: want one of status, credentials, reconcile, version", name)
+		return usagef("unknown command %q: want one of %s", name, commandNames())
 	}
 
 	var f flags
@@ -313,6 +351,13 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&f.output, "o", "", "")
 		fs.StringVar(&f.output, "output", "", "")
 	}
+	if cmd.brokerCmd {
+		fs.StringVar(&f.broker.name, "broker", "", "")
+		fs.DurationVar(&f.broker.timeout, "timeout", plugin.DefaultBrokerTimeout, "")
+	}
+	if cmd.define != nil {
+		cmd.define(fs, &f)
+	}
 	pos, err := parseInterleaved(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		_, err := io.WriteString(stdout, cmd.usage)
@@ -323,6 +368,16 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := cmd.checkArgs(pos); err != nil {
 		return err
+	}
+	if cmd.brokerCmd {
+		if err := checkBrokerFlag(cmd.name, f.broker); err != nil {
+			return err
+		}
+	}
+	if cmd.checkFlags != nil {
+		if err := cmd.checkFlags(&f, pos); err != nil {
+			return err
+		}
 	}
 	if f.output != "" && !slices.Contains(cmd.outputs, f.output) {
 		return usagef("%s: unknown output format %q: want %s", cmd.name, f.output, strings.Join(cmd.outputs, " or "))
@@ -340,16 +395,16 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	env := execEnv{ctx: ctx, flags: f, args: pos, stdout: stdout}
+	env := execEnv{ctx: ctx, flags: f, args: pos, stdin: c.stdin, stdout: stdout, stderr: stderr}
 	if cmd.cluster {
-		cl, contextNS, err := c.newClient(f.kube)
+		kc, err := c.newClient(f.kube)
 		if err != nil {
 			return err
 		}
-		env.client = cl
+		env.client, env.tunnel = kc.client, kc.tunnel
 		env.namespace = f.namespace
 		if env.namespace == "" {
-			env.namespace = contextNS
+			env.namespace = kc.namespace
 		}
 		if env.namespace == "" {
 			env.namespace = "default"
@@ -360,7 +415,7 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 
 // valueFlags are the flags that take a value, for finding the command name
 // behind flags placed before it (kubectl mqtt -n team-a status).
-var valueFlags = []string{"n", "namespace", "kubeconfig", "context", "o", "output"}
+var valueFlags = append([]string{"n", "namespace", "kubeconfig", "context", "o", "output"}, brokerValueFlags...)
 
 // splitCommand returns the first argument that is neither a flag nor a
 // flag's value, and the other arguments in their order.

@@ -1,5 +1,6 @@
 // Command kubectl-mqtt is a kubectl plugin for mqtt-operator: installed on
-// the PATH it runs as `kubectl mqtt status|credentials|reconcile|version`.
+// the PATH it runs as `kubectl mqtt <command>`; `kubectl mqtt help` lists
+// the commands.
 package main
 
 import (
@@ -22,7 +23,7 @@ var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	c := cli{ctx: ctx, newClient: kubeClient, clock: clock.RealClock{}, version: buildVersion()}
+	c := cli{ctx: ctx, newClient: kubeClient, clock: clock.RealClock{}, version: buildVersion(), stdin: os.Stdin}
 	code := c.run(os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -30,29 +31,30 @@ func main() {
 
 // kubeClient builds a client from the kubeconfig the way kubectl does
 // ($KUBECONFIG, ~/.kube/config, or the in-cluster config), honouring
-// --kubeconfig and --context, and returns the context's namespace.
-func kubeClient(k kubeFlags) (client.Client, string, error) {
+// --kubeconfig and --context, with the context's namespace and a tunnel
+// through the API server.
+func kubeClient(k kubeFlags) (kubeConn, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = k.Kubeconfig
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.Context})
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("load kubeconfig: %w", err)
+		return kubeConn{}, fmt.Errorf("load kubeconfig: %w", err)
 	}
 	ns, _, err := cc.Namespace()
 	if err != nil {
-		return nil, "", fmt.Errorf("read the namespace of the kubeconfig context: %w", err)
+		return kubeConn{}, fmt.Errorf("read the namespace of the kubeconfig context: %w", err)
 	}
 	cfg.UserAgent = "kubectl-mqtt/" + buildVersion()
 	scheme, err := plugin.NewScheme()
 	if err != nil {
-		return nil, "", err
+		return kubeConn{}, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return nil, "", fmt.Errorf("create a Kubernetes client: %w", err)
+		return kubeConn{}, fmt.Errorf("create a Kubernetes client: %w", err)
 	}
-	return c, ns, nil
+	return kubeConn{client: c, namespace: ns, tunnel: plugin.PortForward{Config: cfg}}, nil
 }
 
 // buildVersion is the -ldflags version, else the module version Go recorded.

@@ -59,12 +59,12 @@ func newHarness(t *testing.T) *harness {
 	h.cli = cli{
 		ctx:   context.Background(),
 		clock: clocktesting.NewFakePassiveClock(now),
-		newClient: func(k kubeFlags) (client.Client, string, error) {
+		newClient: func(k kubeFlags) (kubeConn, error) {
 			h.calls = append(h.calls, k)
 			if k.Context == "broken" {
-				return nil, "", errors.New(`load kubeconfig: context "broken" does not exist`)
+				return kubeConn{}, errors.New(`load kubeconfig: context "broken" does not exist`)
 			}
-			return h.client, "team-a", nil // team-a is the context's namespace
+			return kubeConn{client: h.client, namespace: "team-a"}, nil // team-a is the context's namespace
 		},
 		version: "v0.0.0-test",
 	}
@@ -124,9 +124,9 @@ func TestRun(t *testing.T) {
 		{name: "command help", args: []string{"credentials", "-h"}, wantOut: []string{"kubectl mqtt credentials <mqttuser>"}},
 
 		// Usage errors: exit 2, no cluster contact.
-		{name: "no command", args: nil, wantCode: 2, wantErr: "error: no command given: want one of status, credentials, reconcile, version"},
+		{name: "no command", args: nil, wantCode: 2, wantErr: "error: no command given: want one of status, credentials, reconcile, version, clients, kick, subscriptions, subscribe, unsubscribe, publish, metrics, stats, can-i, import"},
 		{name: "unknown command", args: []string{"explain-ban", "x"}, wantCode: 2,
-			wantErr: `error: unknown command "explain-ban": want one of status, credentials, reconcile, version`},
+			wantErr: `error: unknown command "explain-ban": want one of status, credentials, reconcile, version, clients, kick, subscriptions, subscribe, unsubscribe, publish, metrics, stats, can-i, import`},
 		{name: "unknown flag", args: []string{"status", "--selector=x"}, wantCode: 2,
 			wantErr: "error: status: flag provided but not defined: -selector"},
 		{name: "missing flag value", args: []string{"status", "-n"}, wantCode: 2,
@@ -154,6 +154,26 @@ func TestRun(t *testing.T) {
 		{name: "reconcile without a kind", args: []string{"reconcile", "sensor-1"}, wantCode: 2,
 			wantErr: `error: invalid reference "sensor-1": want <kind>/<name>, e.g. mqttuser/sensor-1`},
 		{name: "version with arguments", args: []string{"version", "x"}, wantCode: 2, wantErr: "error: version takes no arguments"},
+		{name: "broker command without --broker", args: []string{"clients"}, wantCode: 2,
+			wantErr: "error: clients needs --broker NAME (the MQTTBroker to call)"},
+		{name: "bad client state", args: []string{"clients", "--broker", "b", "--state", "online"}, wantCode: 2,
+			wantErr: `error: clients: unknown --state "online": want connected, idle or disconnected`},
+		{name: "publish without a payload", args: []string{"publish", "t", "--broker", "b"}, wantCode: 2,
+			wantErr: "error: publish needs a PAYLOAD argument or --file PATH (- for standard input)"},
+		{name: "publish with a bad qos", args: []string{"publish", "t", "x", "--qos", "3", "--broker", "b"}, wantCode: 2,
+			wantErr: "error: publish: qos 3: want 0, 1 or 2"},
+		{name: "publish with an unknown encoding", args: []string{"publish", "t", "x", "--encoding", "hex", "--broker", "b"}, wantCode: 2,
+			wantErr: `error: publish: unknown --encoding "hex": want plain or base64`},
+		{name: "subscribe without a client", args: []string{"subscribe", "t", "--broker", "b"}, wantCode: 2,
+			wantErr: "error: subscribe needs --client ID and a TOPIC (or --file)"},
+		{name: "can-i with an unknown action", args: []string{"can-i", "u", "read", "t", "--broker", "b"}, wantCode: 2,
+			wantErr: `error: unknown action "read": want publish or subscribe`},
+		{name: "can-i without a subject", args: []string{"can-i", "publish", "t", "--broker", "b"}, wantCode: 2,
+			wantErr: "error: can-i takes USER ACTION TOPIC, or ACTION TOPIC with --client ID"},
+		{name: "import -o wide", args: []string{"import", "--broker", "b", "-o", "wide"}, wantCode: 2,
+			wantErr: `error: import: unknown output format "wide": want json or yaml`},
+		{name: "broker command of a missing broker", args: []string{"stats", "--broker", "ghost"}, wantCode: 1,
+			wantErr: `error: mqttbroker "ghost" not found in namespace "team-a"`, wantCalls: []kubeFlags{{}}},
 
 		// Failures: exit 1, one line.
 		{name: "no kubeconfig", args: []string{"status", "--context", "broken"}, wantCode: 1,

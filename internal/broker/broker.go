@@ -8,6 +8,7 @@ package broker
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -116,7 +117,23 @@ type ClientInfo struct {
 type ClientFilter struct {
 	ClientID string
 	Username string
+	// IPAddress is the client's peer address, exactly.
+	IPAddress string
+	// State is the connection state: ConnConnected, ConnIdle or ConnDisconnected.
+	State ConnState
 }
+
+// ConnState is a client's connection state as both APIs name it.
+type ConnState string
+
+const (
+	// ConnConnected is a client with a live connection.
+	ConnConnected ConnState = "connected"
+	// ConnIdle is a client that has connected at the transport level only.
+	ConnIdle ConnState = "idle"
+	// ConnDisconnected is a session kept after its connection ended.
+	ConnDisconnected ConnState = "disconnected"
+)
 
 // Subscription is a topic filter a client is subscribed to.
 type Subscription struct {
@@ -263,6 +280,12 @@ type Config struct {
 	Timeout time.Duration
 	// Observe, when set, is told about every API request the client makes.
 	Observe func(RequestEvent)
+	// Transport, when set, carries every request instead of a transport
+	// built from CABundle and InsecureSkipVerify, which are then ignored. It
+	// lets a caller reach a broker through a tunnel (the kubectl plugin's
+	// port-forward) while URL keeps naming the broker. It is set when the
+	// client is built and never seen by the callers of Client.
+	Transport http.RoundTripper
 }
 
 // RequestEvent describes one API request for metrics.

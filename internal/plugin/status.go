@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -211,8 +209,6 @@ func summarize(o statusObject, ref *mqttv1.BrokerReference) StatusRow {
 }
 
 func writeTable(w io.Writer, rows []StatusRow, now time.Time, opts StatusOptions) error {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
 	header := []string{"KIND", "NAME", "BROKER", "READY", "REASON", "MESSAGE", "AGE"}
 	if opts.AllNamespaces {
 		header = slices.Insert(header, 1, "NAMESPACE")
@@ -223,21 +219,13 @@ func writeTable(w io.Writer, rows []StatusRow, now time.Time, opts StatusOptions
 		if opts.Output != OutputWide {
 			msg = truncate(msg, messageWidth)
 		}
-		cells := []string{r.Kind, r.Name, orDash(r.Broker), r.ReadyColumn(), orDash(r.Reason), orDash(msg), age(r.CreationTimestamp, now)}
+		cells := []string{r.Kind, r.Name, r.Broker, r.ReadyColumn(), r.Reason, msg, age(r.CreationTimestamp, now)}
 		if opts.AllNamespaces {
 			cells = slices.Insert(cells, 1, r.Namespace)
 		}
 		lines = append(lines, cells)
 	}
-	for _, l := range lines {
-		// Writes to a bytes.Buffer do not fail.
-		_, _ = io.WriteString(tw, strings.Join(l, "\t")+"\n")
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return writeRows(w, lines)
 }
 
 func age(created metav1.Time, now time.Time) string {

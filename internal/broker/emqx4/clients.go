@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -50,14 +49,7 @@ func decodeClients(op string, data json.RawMessage) ([]broker.ClientInfo, error)
 
 // ListClients reads every page of the cluster's client list.
 func (c *Client) ListClients(ctx context.Context, f broker.ClientFilter) ([]broker.ClientInfo, error) {
-	q := url.Values{}
-	if f.ClientID != "" {
-		q.Set("clientid", f.ClientID)
-	}
-	if f.Username != "" {
-		q.Set("username", f.Username)
-	}
-	return listAll(ctx, c, "ListClients", emqxapi.Path("clients"), q, decodeClients)
+	return listAll(ctx, c, "ListClients", emqxapi.Path("clients"), emqxapi.ClientQuery(f), decodeClients)
 }
 
 // GetClient reads one client. v4 returns a list with one entry per node

@@ -3,7 +3,6 @@ package emqx5
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/internal/emqxapi"
@@ -11,14 +10,7 @@ import (
 
 // ListClients reads every page of the cluster's client list.
 func (c *Client) ListClients(ctx context.Context, f broker.ClientFilter) ([]broker.ClientInfo, error) {
-	q := url.Values{}
-	if f.ClientID != "" {
-		q.Set("clientid", f.ClientID)
-	}
-	if f.Username != "" {
-		q.Set("username", f.Username)
-	}
-	ws, err := list[emqxapi.WireClient](ctx, c, "ListClients", emqxapi.Path("clients"), q)
+	ws, err := list[emqxapi.WireClient](ctx, c, "ListClients", emqxapi.Path("clients"), emqxapi.ClientQuery(f))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -138,4 +139,16 @@ func (w WireClient) Info(parseTime func(json.RawMessage) time.Time) broker.Clien
 		ClientID: w.ClientID, Username: w.Username, Node: w.Node,
 		Connected: w.Connected, IPAddress: w.IPAddress, ConnectedAt: parseTime(w.ConnectedAt),
 	}
+}
+
+// ClientQuery is the client list filter as query parameters; both APIs
+// name them alike (clientid, username, ip_address, conn_state).
+func ClientQuery(f broker.ClientFilter) url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"clientid": f.ClientID, "username": f.Username, "ip_address": f.IPAddress, "conn_state": string(f.State)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
 }

@@ -53,17 +53,14 @@ func NewTransport(cfg broker.Config, apiPrefix string) (*Transport, error) {
 	if err != nil {
 		return nil, misconfigured(err)
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in by the user for self-signed brokers
-	if len(cfg.CABundle) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(cfg.CABundle) {
-			return nil, misconfigured(errors.New("ca bundle holds no PEM certificate"))
+	rt := cfg.Transport
+	if rt == nil {
+		r, err := newHTTPTransport(cfg)
+		if err != nil {
+			return nil, err
 		}
-		tlsCfg.RootCAs = pool
+		rt = r
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tlsCfg
-	tr.MaxIdleConnsPerHost = 8
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -75,13 +72,30 @@ func NewTransport(cfg broker.Config, apiPrefix string) (*Transport, error) {
 		timeout:  timeout,
 		observe:  cfg.Observe,
 		http: &http.Client{
-			Transport: tr,
+			Transport: rt,
 			// A redirect would turn a POST into a GET and may point at a
 			// login page; surface it instead so the URL gets fixed.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		Backoff: func(n int) time.Duration { return time.Duration(n) * 100 * time.Millisecond },
 	}, nil
+}
+
+// newHTTPTransport builds the transport for a direct connection with the
+// TLS settings of cfg.
+func newHTTPTransport(cfg broker.Config) (*http.Transport, error) {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in by the user for self-signed brokers
+	if len(cfg.CABundle) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(cfg.CABundle) {
+			return nil, misconfigured(errors.New("ca bundle holds no PEM certificate"))
+		}
+		tlsCfg.RootCAs = pool
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	tr.MaxIdleConnsPerHost = 8
+	return tr, nil
 }
 
 // misconfigured marks a configuration error so that callers do not retry
