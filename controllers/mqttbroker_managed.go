@@ -201,7 +201,8 @@ func (r *MQTTBrokerReconciler) ownManaged(bld *builder.Builder) *builder.Builder
 // next check.
 func (r *MQTTBrokerReconciler) removeDepartedNodes(ctx context.Context, b *mqttv1.MQTTBroker, cl broker.Client) {
 	cluster, ok := cl.(broker.Cluster)
-	if !ok || b.Spec.Managed == nil {
+	remover, canRemove := cl.(broker.NodeRemover)
+	if !ok || !canRemove || b.Spec.Managed == nil {
 		return
 	}
 	nodes, err := cluster.Nodes(ctx)
@@ -216,7 +217,7 @@ func (r *MQTTBrokerReconciler) removeDepartedNodes(ctx context.Context, b *mqttv
 		}
 	}
 	for _, node := range resources.NodesToForceLeave(b, stopped, ptr.Deref(b.Spec.Managed.Replicas, 1)) {
-		if err := cluster.ForceLeave(ctx, node); err != nil {
+		if err := remover.ForceLeave(ctx, node); err != nil {
 			r.recorder.Eventf(b, nil, corev1.EventTypeWarning, "ForceLeaveFailed", "ForceLeave", "cannot remove departed node %s from the cluster: %v", node, err)
 			continue
 		}
