@@ -54,7 +54,7 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, r.finalizeManaged(ctx, b)
 	}
 	if b.Spec.Suspend {
-		return ctrl.Result{}, r.suspend(ctx, b)
+		return r.suspend(ctx, b)
 	}
 	if err := markProgressing(ctx, r.Client, b); err != nil {
 		return ctrl.Result{}, err
@@ -83,13 +83,32 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 }
 
 // suspend records that spec.suspend holds the broker: nothing is applied,
-// no node is removed, the API is not called, and the other conditions keep
-// what was last observed.
-func (r *MQTTBrokerReconciler) suspend(ctx context.Context, b *mqttv1.MQTTBroker) error {
+// no node is removed, and the status keeps what was last observed. One
+// thing goes on for a managed broker: a pod that restarts meanwhile is
+// marked joined once its node is back in the cluster, because without the
+// readiness gate it would never serve clients again while the broker is
+// suspended.
+func (r *MQTTBrokerReconciler) suspend(ctx context.Context, b *mqttv1.MQTTBroker) (ctrl.Result, error) {
+	var res ctrl.Result
+	if b.Spec.Managed != nil {
+		pods, err := r.pods(ctx, b)
+		if err != nil {
+			return res, err
+		}
+		waitingPods, err := r.markJoined(ctx, b.DeepCopy(), pods)
+		if err != nil {
+			return res, err
+		}
+		// Pods are not watched: look again for restarted ones.
+		res.RequeueAfter = jitter(r.ResyncInterval)
+		if waitingPods {
+			res.RequeueAfter = r.WaitInterval
+		}
+	}
 	before := b.DeepCopy()
 	apimeta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{Type: mqttv1.ConditionSuspended, Status: metav1.ConditionTrue,
 		Reason: mqttv1.ReasonSuspended, Message: "spec.suspend is true: the operator changes nothing of this broker", ObservedGeneration: b.Generation})
-	return patchStatus(ctx, r.Client, b, before)
+	return res, patchStatus(ctx, r.Client, b, before)
 }
 
 // reconcileExternal fills in where an existing broker is reached.

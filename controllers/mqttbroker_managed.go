@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -96,7 +97,7 @@ func (r *MQTTBrokerReconciler) reconcileManaged(ctx context.Context, b *mqttv1.M
 	if err := r.restartForCookie(ctx, b, pods, objs.StatefulSet.Spec.Template.Annotations[resources.CookieHashAnnotation]); err != nil {
 		return err
 	}
-	if err := r.markJoined(ctx, b, pods); err != nil {
+	if _, err := r.markJoined(ctx, b, pods); err != nil {
 		return err
 	}
 	return r.rolloutStatus(ctx, b)
@@ -301,11 +302,12 @@ func (r *MQTTBrokerReconciler) restartForCookie(ctx context.Context, b *mqttv1.M
 }
 
 // markJoined sets the JoinedCondition readiness gate of the pods whose
-// node has joined the cluster (resources.PodsToMarkJoined). A broker that
-// does not answer yet only delays it; the condition is never set back to
-// False, which would take a serving node out of its Services for a fault
-// of the API path.
-func (r *MQTTBrokerReconciler) markJoined(ctx context.Context, b *mqttv1.MQTTBroker, pods []corev1.Pod) error {
+// node has joined the cluster (resources.PodsToMarkJoined), and says
+// whether started pods are still waiting for it. A broker that does not
+// answer yet only delays it; the condition is never set back to False,
+// which would take a serving node out of its Services for a fault of the
+// API path.
+func (r *MQTTBrokerReconciler) markJoined(ctx context.Context, b *mqttv1.MQTTBroker, pods []corev1.Pod) (waiting bool, err error) {
 	states := make([]resources.PodState, 0, len(pods))
 	pending := false
 	for _, p := range pods {
@@ -319,20 +321,26 @@ func (r *MQTTBrokerReconciler) markJoined(ctx context.Context, b *mqttv1.MQTTBro
 		states = append(states, s)
 	}
 	if !pending {
-		return nil
+		return false, nil
 	}
 	nodes, err := r.clusterNodes(ctx, b)
 	if err != nil {
 		log.FromContext(ctx).V(1).Info("cannot read the cluster members yet", "error", err.Error())
-		return nil
+		return true, nil
 	}
 	learnClusterDomain(b, nodes)
-	for _, name := range resources.PodsToMarkJoined(b, states, nodes) {
+	marked := resources.PodsToMarkJoined(b, states, nodes)
+	for _, name := range marked {
 		if err := r.setJoined(ctx, b.Namespace, name); err != nil {
-			return err
+			return true, err
 		}
 	}
-	return nil
+	for _, st := range states {
+		if st.ContainersReady && !st.Joined && !st.Terminating && !slices.Contains(marked, st.Name) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // clusterNodes asks the broker for its members.

@@ -48,9 +48,12 @@ func Build(in Input) (*Objects, error) {
 }
 
 // All lists the objects in the order they should be applied: what the pods
-// mount and resolve first, the StatefulSet after. A nil budget is left out.
+// mount and resolve first, the StatefulSet after. The cookie Secret comes
+// before the credentials Secret, which no longer carries the cookie that
+// an earlier operator version kept there: once that copy is gone, the
+// cookie Secret must exist. A nil budget is left out.
 func (o *Objects) All() []client.Object {
-	all := []client.Object{o.ConfigMap, o.Secret, o.CookieSecret, o.HeadlessService, o.ClientService, o.APIService, o.StatefulSet}
+	all := []client.Object{o.ConfigMap, o.CookieSecret, o.Secret, o.HeadlessService, o.ClientService, o.APIService, o.StatefulSet}
 	if o.PodDisruptionBudget != nil {
 		all = append(all, o.PodDisruptionBudget)
 	}

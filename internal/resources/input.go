@@ -190,8 +190,9 @@ func LegacyCookie(s *corev1.Secret) (string, bool) {
 
 // bootstrapFile is the content of the EMQX bootstrap file: one key:secret
 // line (4.4 bootstrap_apps_file and 5.x api_key.bootstrap_file share the
-// format; pitfall 1). Exactly one trailing newline: 4.4 rejects an empty line
-// and then refuses to start emqx_management.
+// format; docs/internals/managed.md, "API credentials"). Exactly one
+// trailing newline: 4.4 rejects an empty line and then refuses to start
+// emqx_management.
 func (c Credentials) bootstrapFile() string {
 	return c.APIKey + ":" + c.APISecret + "\n"
 }
