@@ -38,9 +38,9 @@ const (
 
 // Where the TLS and license Secrets are mounted.
 const (
-	tlsDir      = "/opt/mqtt-operator/tls"
-	tlsCertPath = tlsDir + "/" + corev1.TLSCertKey
-	tlsKeyPath  = tlsDir + "/" + corev1.TLSPrivateKeyKey
+	tlsDir          = "/opt/mqtt-operator/tls"
+	tlsCertPath     = tlsDir + "/" + corev1.TLSCertKey
+	tlsKeyPath      = tlsDir + "/" + corev1.TLSPrivateKeyKey
 	licenseDir      = "/opt/mqtt-operator/license"
 	licenseFileName = "license.key"
 	licensePath     = licenseDir + "/" + licenseFileName
@@ -140,16 +140,16 @@ func podTemplate(b *v1alpha1.MQTTBroker, hashes podHashes) corev1.PodTemplateSpe
 		ImagePullPolicy: m.ImagePullPolicy,
 		// The start script derives the node name, then execs the image's
 		// entrypoint with the image's default command.
-		Command:         []string{"/bin/sh", startPath},
-		Args:            []string{"/opt/emqx/bin/emqx", "foreground"},
-		Ports:           containerPorts(b),
-		Env:             containerEnv(b),
-		Resources:       *m.Resources.DeepCopy(),
-		StartupProbe:    startup,
-		ReadinessProbe:  readiness,
-		LivenessProbe:   liveness,
-		SecurityContext: containerSecurityContext(),
-		VolumeMounts:    mounts,
+		Command:                  []string{"/bin/sh", startPath},
+		Args:                     []string{"/opt/emqx/bin/emqx", "foreground"},
+		Ports:                    containerPorts(b),
+		Env:                      containerEnv(b),
+		Resources:                *m.Resources.DeepCopy(),
+		StartupProbe:             startup,
+		ReadinessProbe:           readiness,
+		LivenessProbe:            liveness,
+		SecurityContext:          containerSecurityContext(),
+		VolumeMounts:             mounts,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	return corev1.PodTemplateSpec{
