@@ -14,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -281,7 +283,9 @@ func TestManagedCookieTakenOver(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: e.broker + "-api-credentials", Namespace: e.ns}, Type: corev1.SecretTypeBasicAuth,
 		Data: map[string][]byte{"username": []byte(resources.DefaultAPIKey), "password": []byte("ApiSecret0123456789abcdefghijklm"),
 			"dashboard-password": []byte("DashPassword0123456789abcdefghij"), "node-cookie": []byte(legacy)}}
-	e.g.Expect(k8sClient.Patch(e.ctx, old, client.Apply, fieldOwner)).To(gomega.Succeed())
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(old)
+	e.g.Expect(err).NotTo(gomega.HaveOccurred())
+	e.g.Expect(k8sClient.Apply(e.ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}), fieldOwner)).To(gomega.Succeed())
 	b := e.newManaged(mqttv1.ManagedBroker{Version: "5.8.6", Replicas: ptr.To[int32](3)})
 	e.g.Expect(e.secretValue(resources.CookieSecretName(b), resources.SecretKeyCookie)).To(gomega.Equal(legacy))
 	e.g.Expect(e.secretValue(resources.CredentialsSecretName(b), "password")).To(gomega.Equal("ApiSecret0123456789abcdefghijklm"))

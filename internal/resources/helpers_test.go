@@ -154,5 +154,3 @@ func matrix() []matrixCase {
 	}
 	return cases
 }
-
-func envVar(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
