@@ -555,3 +555,19 @@ func (e *env) eventReasons(name string) []string {
 	}
 	return reasons
 }
+
+// The operator's first guess at the cluster domain comes from its own
+// resolver settings; outside a cluster there is none.
+func TestClusterDomainFromResolvConf(t *testing.T) {
+	for content, want := range map[string]string{
+		"search mqtt-system.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n": "cluster.local",
+		"nameserver 10.0.0.10\nsearch ns.svc.corp.example. svc.corp.example. corp.example.\n":                            "corp.example",
+		"# search svc.commented.out\nsearch example.org\nnameserver 1.1.1.1\n":                                           "",
+		"nameserver 10.255.255.53\n": "",
+		"search svc.\n":              "",
+	} {
+		if got := clusterDomainFromResolvConf(content); got != want {
+			t.Errorf("clusterDomainFromResolvConf(%q) = %q, want %q", content, got, want)
+		}
+	}
+}

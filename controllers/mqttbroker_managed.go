@@ -401,14 +401,15 @@ func (r *MQTTBrokerReconciler) checkMembership(ctx context.Context, b *mqttv1.MQ
 	r.removeDepartedNodes(ctx, b, cl, nodes)
 	m := resources.CheckMembership(b, nodes)
 	switch {
+	case m.InOneCluster():
+		return nil
 	case len(m.Stopped) > 0:
 		return waiting(mqttv1.ReasonClusterSplit, r.WaitInterval, "EMQX nodes are not in one cluster: the answering node runs with %v and has lost %v, whose pods are ready", m.Running, m.Stopped)
 	case len(m.Missing) > 0:
 		return waiting(mqttv1.ReasonNodesMissing, r.WaitInterval, "EMQX nodes are not in one cluster: %v are not members of the cluster of %v", m.Missing, m.Running)
-	case len(m.Unexpected) > 0:
+	default:
 		return waiting(mqttv1.ReasonUnexpectedNodes, r.WaitInterval, "the EMQX cluster has running members that are not this broker's current pods: %v", m.Unexpected)
 	}
-	return nil
 }
 
 // finalizeManaged deletes what the broker owns. Owner references would let

@@ -41,7 +41,7 @@ func Build(in Input) (*Objects, error) {
 		APIService:      buildAPIService(b),
 		StatefulSet: buildStatefulSet(b, podHashes{
 			config: configHash(cm, in.Credentials),
-			cookie: CookieHash(in.Cookie),
+			cookie: cookieHash(in.Cookie),
 		}),
 		PodDisruptionBudget: buildPDB(b),
 	}, nil
@@ -82,9 +82,9 @@ func configHash(cm *corev1.ConfigMap, c Credentials) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// CookieHash identifies a cookie without revealing it: the first 16 hex
+// cookieHash identifies a cookie without revealing it: the first 16 hex
 // digits of its SHA-256, as CookieHashAnnotation carries it.
-func CookieHash(cookie string) string {
+func cookieHash(cookie string) string {
 	sum := sha256.Sum256([]byte("mqtt-operator cookie\x00" + cookie))
 	return hex.EncodeToString(sum[:8])
 }

@@ -103,5 +103,5 @@ func buildConfigMap(b *v1alpha1.MQTTBroker) *corev1.ConfigMap {
 
 // objectMeta is the metadata every built object shares.
 func objectMeta(b *v1alpha1.MQTTBroker, name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: b.Namespace, Labels: CommonLabels(b)}
+	return metav1.ObjectMeta{Name: name, Namespace: b.Namespace, Labels: commonLabels(b)}
 }

@@ -25,8 +25,8 @@ const (
 	CookieHashAnnotation = "mqtt.mqttoperator.io/cookie-hash"
 )
 
-// CommonLabels are set on every object built for b.
-func CommonLabels(b *v1alpha1.MQTTBroker) map[string]string {
+// commonLabels are set on every object built for b.
+func commonLabels(b *v1alpha1.MQTTBroker) map[string]string {
 	l := SelectorLabels(b)
 	l[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
 	return l
@@ -35,7 +35,7 @@ func CommonLabels(b *v1alpha1.MQTTBroker) map[string]string {
 // secretLabels are the labels of the Secrets the operator generates: the
 // manager caches only Secrets with the watch label.
 func secretLabels(b *v1alpha1.MQTTBroker) map[string]string {
-	l := CommonLabels(b)
+	l := commonLabels(b)
 	l[v1alpha1.LabelWatch] = "true"
 	return l
 }

@@ -58,7 +58,7 @@ func CheckMembership(b *v1alpha1.MQTTBroker, nodes []broker.Node) Membership {
 		node, listed := byOrdinal[ord]
 		switch {
 		case !listed && domain != "":
-			m.Missing = append(m.Missing, NodeName(b, domain, ord))
+			m.Missing = append(m.Missing, nodeName(b, domain, ord))
 		case !listed:
 			m.Missing = append(m.Missing, podName(b, ord))
 		case node.Running:

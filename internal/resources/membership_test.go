@@ -11,7 +11,7 @@ import (
 
 func TestCheckMembership(t *testing.T) {
 	b := testBroker(testVersion5, 3, true)
-	node := func(i int32) string { return NodeName(b, "corp.example", i) }
+	node := func(i int32) string { return nodeName(b, "corp.example", i) }
 	up := func(i int32) broker.Node { return broker.Node{Name: node(i), Running: true} }
 	down := func(i int32) broker.Node { return broker.Node{Name: node(i)} }
 	cases := []struct {
@@ -57,8 +57,8 @@ func TestCheckMembership(t *testing.T) {
 
 func TestPodsToMarkJoined(t *testing.T) {
 	b := testBroker(testVersion5, 3, true)
-	up := func(i int32) broker.Node { return broker.Node{Name: NodeName(b, "corp.example", i), Running: true} }
-	down := func(i int32) broker.Node { return broker.Node{Name: NodeName(b, "corp.example", i)} }
+	up := func(i int32) broker.Node { return broker.Node{Name: nodeName(b, "corp.example", i), Running: true} }
+	down := func(i int32) broker.Node { return broker.Node{Name: nodeName(b, "corp.example", i)} }
 	pod := func(i int32, ready, joined bool) PodState {
 		return PodState{Name: podName(b, i), Ordinal: i, ContainersReady: ready, Joined: joined}
 	}

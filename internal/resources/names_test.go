@@ -48,7 +48,7 @@ func TestNames(t *testing.T) {
 func TestLabels(t *testing.T) {
 	b := testBroker(testVersion5, 1, false)
 	want := map[string]string{LabelName: "emqx", LabelInstance: "broker", v1alpha1.LabelManagedBy: "mqtt-operator"}
-	got := CommonLabels(b)
+	got := commonLabels(b)
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("label %s = %q, want %q", k, got[k], v)

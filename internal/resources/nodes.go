@@ -31,9 +31,9 @@ func podName(b *v1alpha1.MQTTBroker, ordinal int32) string {
 	return fmt.Sprintf("%s-%d", StatefulSetName(b), ordinal)
 }
 
-// NodeName is the EMQX node name of the pod with the given ordinal:
+// nodeName is the EMQX node name of the pod with the given ordinal:
 // emqx@<sts>-<ordinal>.<headless>.<namespace>.svc.<clusterDomain>.
-func NodeName(b *v1alpha1.MQTTBroker, clusterDomain string, ordinal int32) string {
+func nodeName(b *v1alpha1.MQTTBroker, clusterDomain string, ordinal int32) string {
 	return nodeNamePrefix + "@" + podName(b, ordinal) + nodeHostSuffix(b) + clusterDomain
 }
 

@@ -8,7 +8,7 @@ import (
 
 func TestNodeNamesRoundTrip(t *testing.T) {
 	b := testBroker(testVersion5, 3, true)
-	node := NodeName(b, "corp.example", 12)
+	node := nodeName(b, "corp.example", 12)
 	domain, ok := ClusterDomainFromNodeName(b, node)
 	if !ok || domain != "corp.example" {
 		t.Errorf("ClusterDomainFromNodeName(%s) = %q, %v", node, domain, ok)

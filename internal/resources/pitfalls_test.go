@@ -485,7 +485,7 @@ func TestConfigHashRollsPods(t *testing.T) {
 	if again, _ := hashes(testInput(b)); again != base {
 		t.Error("hash is not deterministic")
 	}
-	if strings.Contains(baseCookie, testCookie) || baseCookie != CookieHash(testCookie) {
+	if strings.Contains(baseCookie, testCookie) || baseCookie != cookieHash(testCookie) {
 		t.Errorf("cookie hash %q", baseCookie)
 	}
 

@@ -154,7 +154,7 @@ func podTemplate(b *v1alpha1.MQTTBroker, hashes podHashes) corev1.PodTemplateSpe
 	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
-			Labels: CommonLabels(b),
+			Labels: commonLabels(b),
 			Annotations: map[string]string{
 				ConfigHashAnnotation: hashes.config,
 				CookieHashAnnotation: hashes.cookie,
