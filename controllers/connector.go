@@ -70,7 +70,7 @@ func (k *connector) resolve(ctx context.Context, objNamespace string, ref mqttv1
 	if !b.DeletionTimestamp.IsZero() {
 		return nil, waiting(mqttv1.ReasonBrokerNotReady, k.o.WaitInterval, "MQTTBroker %s/%s is being deleted", ns, ref.Name)
 	}
-	if !b.Status.IsReady(b.Generation) {
+	if !b.UsableByDependents() {
 		msg := "not ready yet"
 		if c := b.Status.ReadyCondition(); c != nil && c.Message != "" {
 			msg = c.Message

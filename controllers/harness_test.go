@@ -38,64 +38,14 @@ const (
 // not resolve here, to running test brokers.
 var urlRewrites sync.Map
 
-// clusters maps an in-cluster API address to a fake cluster membership,
-// since one test broker cannot play several EMQX nodes.
-var clusters sync.Map
-
 func testFactory() broker.Factory {
 	real := drivers.NewFactory()
 	return broker.FactoryFunc(func(cfg broker.Config) (broker.Client, error) {
-		url := cfg.URL
-		if to, ok := urlRewrites.Load(url); ok {
+		if to, ok := urlRewrites.Load(cfg.URL); ok {
 			cfg.URL = to.(string)
 		}
-		cl, err := real.New(cfg)
-		if err != nil {
-			return nil, err
-		}
-		if fc, ok := clusters.Load(url); ok {
-			return clusterClient{Client: cl, fakeCluster: fc.(*fakeCluster)}, nil
-		}
-		return cl, nil
+		return real.New(cfg)
 	})
-}
-
-// fakeCluster reports a fixed membership and records force-leaves.
-type fakeCluster struct {
-	mu     sync.Mutex
-	nodes  []broker.Node
-	forced []string
-}
-
-func (f *fakeCluster) Nodes(context.Context) ([]broker.Node, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]broker.Node(nil), f.nodes...), nil
-}
-
-func (f *fakeCluster) ForceLeave(_ context.Context, node string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.forced = append(f.forced, node)
-	kept := f.nodes[:0]
-	for _, n := range f.nodes {
-		if n.Name != node {
-			kept = append(kept, n)
-		}
-	}
-	f.nodes = kept
-	return nil
-}
-
-func (f *fakeCluster) forcedNodes() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.forced...)
-}
-
-type clusterClient struct {
-	broker.Client
-	*fakeCluster
 }
 
 func startManager(ctx context.Context, cfg *rest.Config) (func(time.Duration), error) {

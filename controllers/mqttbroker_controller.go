@@ -3,8 +3,11 @@ package controllers
 import (
 	"context"
 	"net/url"
+	"os"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -24,6 +27,13 @@ type MQTTBrokerReconciler struct {
 	Options
 	conns    *connector
 	recorder events.EventRecorder
+	// reader reads what the manager does not cache: pods, and Secrets that
+	// may lack the watch label.
+	reader client.Reader
+	// clusterDomain is the operator's own cluster domain, when its resolver
+	// settings tell it; managed brokers start from it until their node
+	// names say otherwise.
+	clusterDomain string
 }
 
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbrokers,verbs=get;list;watch;update;patch
@@ -43,10 +53,14 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if !b.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.finalizeManaged(ctx, b)
 	}
+	if b.Spec.Suspend {
+		return r.suspend(ctx, b)
+	}
 	if err := markProgressing(ctx, r.Client, b); err != nil {
 		return ctrl.Result{}, err
 	}
 	before := b.DeepCopy()
+	apimeta.RemoveStatusCondition(&b.Status.Conditions, mqttv1.ConditionSuspended)
 	var err error
 	if b.Spec.Managed != nil {
 		b.Status.Mode = "Managed"
@@ -66,6 +80,35 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, perr
 	}
 	return res, err
+}
+
+// suspend records that spec.suspend holds the broker: nothing is applied,
+// no node is removed, and the status keeps what was last observed. One
+// thing goes on for a managed broker: a pod that restarts meanwhile is
+// marked joined once its node is back in the cluster, because without the
+// readiness gate it would never serve clients again while the broker is
+// suspended.
+func (r *MQTTBrokerReconciler) suspend(ctx context.Context, b *mqttv1.MQTTBroker) (ctrl.Result, error) {
+	var res ctrl.Result
+	if b.Spec.Managed != nil {
+		pods, err := r.pods(ctx, b)
+		if err != nil {
+			return res, err
+		}
+		waitingPods, err := r.markJoined(ctx, b.DeepCopy(), pods)
+		if err != nil {
+			return res, err
+		}
+		// Pods are not watched: look again for restarted ones.
+		res.RequeueAfter = jitter(r.ResyncInterval)
+		if waitingPods {
+			res.RequeueAfter = r.WaitInterval
+		}
+	}
+	before := b.DeepCopy()
+	apimeta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{Type: mqttv1.ConditionSuspended, Status: metav1.ConditionTrue,
+		Reason: mqttv1.ReasonSuspended, Message: "spec.suspend is true: the operator changes nothing of this broker", ObservedGeneration: b.Generation})
+	return res, patchStatus(ctx, r.Client, b, before)
 }
 
 // reconcileExternal fills in where an existing broker is reached.
@@ -116,12 +159,18 @@ func (r *MQTTBrokerReconciler) check(ctx context.Context, b *mqttv1.MQTTBroker) 
 		MessagesReceived: m.MessagesReceived, MessagesSent: m.MessagesSent, MessagesDropped: m.MessagesDropped}
 	now := metav1.NewTime(r.Clock.Now())
 	b.Status.LastChecked = &now
-	r.removeDepartedNodes(ctx, b, cl)
+	if b.Spec.Managed != nil {
+		return r.checkMembership(ctx, b, cl)
+	}
 	return nil
 }
 
 // SetupWithManager watches MQTTBrokers and the Secrets they use.
 func (r *MQTTBrokerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.reader = mgr.GetAPIReader()
+	if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		r.clusterDomain = clusterDomainFromResolvConf(string(data))
+	}
 	bld := ctrl.NewControllerManagedBy(mgr).
 		For(&mqttv1.MQTTBroker{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.brokersOfSecret)).
@@ -149,5 +198,27 @@ func usesSecret(b *mqttv1.MQTTBroker, name string) bool {
 	if ext := b.Spec.External; ext != nil {
 		return ext.CredentialsSecretRef.Name == name || (ext.CASecretRef != nil && ext.CASecretRef.Name == name)
 	}
+	if m := b.Spec.Managed; m != nil {
+		return (m.TLS != nil && m.TLS.SecretName == name) || (m.LicenseSecretRef != nil && m.LicenseSecretRef.Name == name)
+	}
 	return false
+}
+
+// clusterDomainFromResolvConf finds the cluster domain in a pod's resolver
+// settings, whose search path the kubelet starts with
+// "<namespace>.svc.<domain> svc.<domain> <domain>". Outside a cluster it
+// finds nothing.
+func clusterDomainFromResolvConf(content string) string {
+	for _, line := range strings.Split(content, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "search" {
+			continue
+		}
+		for _, f := range fields[1:] {
+			if d, ok := strings.CutPrefix(strings.TrimSuffix(f, "."), "svc."); ok && d != "" {
+				return d
+			}
+		}
+	}
+	return ""
 }

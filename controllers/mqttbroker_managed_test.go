@@ -49,6 +49,82 @@ func (e *env) ownedBy(obj client.Object, name string, owner client.Object) {
 	}
 }
 
+// testClusterDomain is the cluster domain the stand-in nodes report, as
+// pods in a cluster whose DNS domain is not cluster.local would.
+const testClusterDomain = "cluster.example"
+
+// nodeName is the EMQX node name of the env's managed broker's pod i.
+func (e *env) nodeName(i int) string {
+	return fmt.Sprintf("emqx@%s-%d.%s-headless.%s.svc.%s", e.broker, i, e.broker, e.ns, testClusterDomain)
+}
+
+// nodes is a cluster view with the given pods' nodes running.
+func (e *env) nodes(running ...int) []testbroker.ClusterNode {
+	out := make([]testbroker.ClusterNode, 0, len(running))
+	for _, i := range running {
+		out = append(out, testbroker.ClusterNode{Name: e.nodeName(i), Running: true})
+	}
+	return out
+}
+
+// standIn starts a test broker that accepts the generated API credentials
+// and plays the managed broker's nodes: both forms of the API URL (before
+// and after the operator learns the cluster domain) lead to it, and its
+// cluster view holds the first `replicas` nodes, running.
+func (e *env) standIn(b *mqttv1.MQTTBroker, replicas int) *testbroker.Broker {
+	e.t.Helper()
+	user := e.secretValue(resources.CredentialsSecretName(b), "username")
+	pass := e.secretValue(resources.CredentialsSecretName(b), "password")
+	tb, err := testbroker.New(testbroker.Options{AppID: user, AppSecret: pass})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := tb.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = tb.Close() })
+	e.tb = tb
+	view := make([]int, replicas)
+	for i := range view {
+		view[i] = i
+	}
+	tb.SetClusterViews(e.nodes(view...))
+	for _, domain := range []string{"", testClusterDomain} {
+		bb := b.DeepCopy()
+		bb.Status.ClusterDomain = domain
+		url := resources.APIURL(bb)
+		urlRewrites.Store(url, tb.APIURL())
+		e.t.Cleanup(func() { urlRewrites.Delete(url) })
+	}
+	return tb
+}
+
+// newManaged creates a managed MQTTBroker named e.broker.
+func (e *env) newManaged(managed mqttv1.ManagedBroker) *mqttv1.MQTTBroker {
+	e.t.Helper()
+	b := &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{Name: e.broker}, Spec: mqttv1.MQTTBrokerSpec{Managed: &managed}}
+	e.create(b)
+	_ = e.get(b, e.broker)
+	return b
+}
+
+// readyManaged creates a managed broker with a stand-in and waits until it
+// is Ready with every node in one cluster.
+func (e *env) readyManaged(managed mqttv1.ManagedBroker) (*mqttv1.MQTTBroker, *testbroker.Broker) {
+	e.t.Helper()
+	b := e.newManaged(managed)
+	n := int(ptr.Deref(managed.Replicas, 1))
+	tb := e.standIn(b, n)
+	e.markStatefulSetReady(resources.StatefulSetName(b), int32(n))
+	e.waitReady(&mqttv1.MQTTBroker{}, e.broker)
+	_ = e.get(b, e.broker)
+	return b, tb
+}
+
+func newManagedEnv(t *testing.T, api broker.APIVersion) *env {
+	return &env{t: t, g: gomega.NewWithT(t), ctx: suiteCtx, ns: newNamespace(t), broker: "emqx", api: api}
+}
+
 func TestManagedBroker(t *testing.T) {
 	cases := []struct {
 		version string
@@ -56,10 +132,8 @@ func TestManagedBroker(t *testing.T) {
 	}{{"5.8.6", broker.APIv5}, {"4.4.19", broker.APIv4}}
 	for _, tc := range cases {
 		t.Run(tc.version, func(t *testing.T) {
-			e := &env{t: t, g: gomega.NewWithT(t), ctx: suiteCtx, ns: newNamespace(t), broker: "emqx", api: tc.api}
-			b := &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{Name: "emqx"}, Spec: mqttv1.MQTTBrokerSpec{Managed: &mqttv1.ManagedBroker{Version: tc.version}}}
-			e.create(b)
-			_ = e.get(b, "emqx")
+			e := newManagedEnv(t, tc.api)
+			b := e.newManaged(mqttv1.ManagedBroker{Version: tc.version})
 
 			// The owned objects exist, for real, on the API server.
 			for _, o := range []struct {
@@ -72,8 +146,17 @@ func TestManagedBroker(t *testing.T) {
 				{&corev1.Service{}, resources.APIServiceName(b)},
 				{&corev1.ConfigMap{}, resources.ConfigMapName(b)},
 				{&corev1.Secret{}, resources.CredentialsSecretName(b)},
+				{&corev1.Secret{}, resources.CookieSecretName(b)},
 			} {
 				e.ownedBy(o.obj, o.name, b)
+			}
+			// Generated Secrets carry the labels the manager's cache selects on.
+			for _, name := range []string{resources.CredentialsSecretName(b), resources.CookieSecretName(b)} {
+				var s corev1.Secret
+				_ = e.get(&s, name)
+				if s.Labels[mqttv1.LabelManagedBy] != mqttv1.ManagedByValue || s.Labels[mqttv1.LabelWatch] != "true" {
+					t.Errorf("Secret %s labels = %v", name, s.Labels)
+				}
 			}
 			var pdb policyv1.PodDisruptionBudget
 			if err := e.get(&pdb, resources.PDBName(b)); !apierrors.IsNotFound(err) {
@@ -83,23 +166,7 @@ func TestManagedBroker(t *testing.T) {
 			e.condition(&mqttv1.MQTTBroker{}, "emqx", mqttv1.ConditionReconciling, metav1.ConditionTrue, "")
 
 			// A test broker stands in for the pods, with the generated credentials.
-			user := e.secretValue(resources.CredentialsSecretName(b), "username")
-			pass := e.secretValue(resources.CredentialsSecretName(b), "password")
-			tb, err := testbroker.New(testbroker.Options{AppID: user, AppSecret: pass})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := tb.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = tb.Close() })
-			e.tb = tb
-			urlRewrites.Store(resources.APIURL(b), tb.APIURL())
-			t.Cleanup(func() { urlRewrites.Delete(resources.APIURL(b)) })
-			node := func(i int) string { return fmt.Sprintf("emqx@emqx-%d.emqx-headless.%s.svc.cluster.example", i, e.ns) }
-			fc := &fakeCluster{nodes: []broker.Node{{Name: node(0), Running: true}}}
-			clusters.Store(resources.APIURL(b), fc)
-			t.Cleanup(func() { clusters.Delete(resources.APIURL(b)) })
+			tb := e.standIn(b, 1)
 			e.markStatefulSetReady(resources.StatefulSetName(b), 1)
 			e.waitReady(&mqttv1.MQTTBroker{}, "emqx")
 			_ = e.get(b, "emqx")
@@ -128,18 +195,18 @@ func TestManagedBroker(t *testing.T) {
 			}, waitFor, 100*time.Millisecond).Should(gomega.Succeed())
 			e.ownedBy(&pdb, resources.PDBName(b), b)
 			e.condition(&mqttv1.MQTTBroker{}, "emqx", mqttv1.ConditionReconciling, metav1.ConditionTrue, mqttv1.ReasonRollingOut)
+			tb.SetClusterViews(e.nodes(0, 1, 2))
 			e.markStatefulSetReady(resources.StatefulSetName(b), 3)
 			e.waitReady(&mqttv1.MQTTBroker{}, "emqx")
 
 			if tc.api == broker.APIv5 {
 				// Scaling down force-leaves the departed, stopped nodes (5.x only).
-				fc.mu.Lock()
-				fc.nodes = []broker.Node{{Name: node(0), Running: true}, {Name: node(1)}, {Name: node(2)}, {Name: "emqx@elsewhere"}}
-				fc.mu.Unlock()
+				tb.SetClusterViews(append(e.nodes(0), testbroker.ClusterNode{Name: e.nodeName(1)}, testbroker.ClusterNode{Name: e.nodeName(2)},
+					testbroker.ClusterNode{Name: "emqx@elsewhere"}))
 				e.update(b, "emqx", func() { b.Spec.Managed.Replicas = ptr.To[int32](1) })
 				e.markStatefulSetReady(resources.StatefulSetName(b), 1)
 				e.waitReady(&mqttv1.MQTTBroker{}, "emqx")
-				e.g.Eventually(fc.forcedNodes, waitFor, 100*time.Millisecond).Should(gomega.Equal([]string{node(2), node(1)}),
+				e.g.Eventually(tb.ForcedLeaves, waitFor, 100*time.Millisecond).Should(gomega.Equal([]string{e.nodeName(2), e.nodeName(1)}),
 					"the stopped nodes of removed pods (and only those) are force-left, highest ordinal first")
 				e.expectEvent("emqx", "NodeRemoved")
 			}
@@ -156,6 +223,7 @@ func TestManagedBroker(t *testing.T) {
 				{&corev1.Service{}, resources.HeadlessServiceName(b)},
 				{&corev1.ConfigMap{}, resources.ConfigMapName(b)},
 				{&corev1.Secret{}, resources.CredentialsSecretName(b)},
+				{&corev1.Secret{}, resources.CookieSecretName(b)},
 				{&policyv1.PodDisruptionBudget{}, resources.PDBName(b)},
 			} {
 				e.g.Eventually(func() bool { return apierrors.IsNotFound(e.get(o.obj, o.name)) }, waitFor, 100*time.Millisecond).

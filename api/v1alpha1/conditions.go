@@ -50,6 +50,17 @@ const (
 	ReasonRollingOut       = "RollingOut"
 	ReasonSuspended        = "Suspended"
 	ReasonPasswordUnknown  = "PasswordUnknown"
+	// ReasonClusterSplit: the node answering the API lists some of the
+	// broker's nodes as stopped although their pods run: the cluster is
+	// partitioned.
+	ReasonClusterSplit = "ClusterSplit"
+	// ReasonNodesMissing: some of the broker's nodes are not members of the
+	// answering node's cluster at all (never joined, or formed a cluster of
+	// their own).
+	ReasonNodesMissing = "NodesMissing"
+	// ReasonUnexpectedNodes: the cluster has running members that are not
+	// the broker's current pods.
+	ReasonUnexpectedNodes = "UnexpectedNodes"
 )
 
 // Labels the operator puts on objects it generates.

@@ -42,13 +42,28 @@ type MQTTBrokerSpec struct {
 }
 
 // ManagedBroker is EMQX run by the operator.
+//
+// The version rules follow what EMQX can do with the data a running cluster
+// holds (docs/brokers.md): no move between major versions, no return to an
+// earlier minor version, and no cluster of EMQX 5.9 or later without a
+// license.
 // +kubebuilder:validation:XValidation:rule="has(self.storage) == has(oldSelf.storage) && (!has(self.storage) || self.storage == oldSelf.storage)",message="storage is immutable: a StatefulSet's volume claim templates cannot change"
+// +kubebuilder:validation:XValidation:rule="self.version.split('.')[0] == oldSelf.version.split('.')[0]",message="version cannot change between EMQX 4 and EMQX 5: EMQX has no in-place upgrade across major versions, the data formats differ. Create a new MQTTBroker and move the MQTT objects to it (docs/migrating-4-to-5.md)"
+// +kubebuilder:validation:XValidation:rule="self.version.split('.')[0] != oldSelf.version.split('.')[0] || int(self.version.split('.')[1]) >= int(oldSelf.version.split('.')[1])",message="version cannot go back to an earlier minor version: EMQX does not read data written by a newer minor version (patch downgrades within a minor version are allowed; docs/brokers.md)"
+// +kubebuilder:validation:XValidation:rule="!has(self.licenseSecretRef) || self.version.startsWith('5.')",message="licenseSecretRef applies to EMQX 5 only"
+// +kubebuilder:validation:XValidation:rule="!self.version.startsWith('5.') || int(self.version.split('.')[1]) < 9 || !has(self.replicas) || self.replicas <= 1 || has(self.licenseSecretRef)",message="EMQX 5.9 and later run a single node without a license: set licenseSecretRef, use replicas: 1, or choose a version before 5.9 (docs/brokers.md)"
 type ManagedBroker struct {
 	// Version of EMQX, e.g. 5.8.6 or 4.4.19; the API flavour follows the major
-	// version. Changing it rolls the pods.
+	// version. Changing it rolls the pods, one at a time. It may move
+	// forward within a major version and back by patch releases only.
+	// +kubebuilder:validation:MaxLength=16
 	// +kubebuilder:validation:Pattern=`^[45]\.[0-9]+\.[0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^4[.][0-9]+[.][0-9]+$') || (self.split('.')[1] == '4' && int(self.split('.')[2]) >= 11)",message="EMQX 4 must be 4.4.11 or later: earlier versions have no management.bootstrap_apps_file, which keeps the operator's API credentials"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^5[.]0[.][0-9]+$') || int(self.split('.')[2]) >= 14",message="EMQX 5.0.0 to 5.0.13 have no api_key.bootstrap_file, so the operator could never authenticate: use 5.0.14 or later"
 	Version string `json:"version"`
-	// Image overrides the container image; defaults to emqx/emqx:<version>.
+	// Image overrides the container image. The default follows the
+	// version: emqx/emqx:<version> up to 5.8, emqx/emqx-enterprise:<version>
+	// from 5.9 (EMQX publishes those versions only as emqx-enterprise).
 	// +optional
 	Image string `json:"image,omitempty"`
 	// ImagePullPolicy of the EMQX container.
@@ -94,6 +109,26 @@ type ManagedBroker struct {
 	// ImagePullSecrets of the pods.
 	// +optional
 	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+	// TLS enables the MQTT over TLS (8883) and secure WebSocket (8084)
+	// listeners with the certificate of a Secret. Without it those
+	// listeners are off: the certificate inside the EMQX image is a public
+	// demo key.
+	// +optional
+	TLS *BrokerTLS `json:"tls,omitempty"`
+	// LicenseSecretRef selects the EMQX license key (EMQX 5 only). EMQX 5.9
+	// and later need one to run more than one node.
+	// +optional
+	LicenseSecretRef *SecretKeySelector `json:"licenseSecretRef,omitempty"`
+}
+
+// BrokerTLS is the certificate of the broker's MQTT TLS listeners.
+type BrokerTLS struct {
+	// SecretName names a Secret of type kubernetes.io/tls (keys tls.crt and
+	// tls.key, as cert-manager writes them) in the broker's namespace. It
+	// is mounted into the pods; renewing it does not restart them.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName"`
 }
 
 // BrokerStorage is the per-node volume for EMQX's data directory.
@@ -173,7 +208,8 @@ type MQTTBrokerStatus struct {
 	// ReadyReplicas is the number of ready nodes (managed) or running nodes (external).
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
-	// MQTTHost is where MQTT clients connect.
+	// MQTTHost is where MQTT clients connect. For a managed broker it is the
+	// client Service's fully qualified name once the cluster domain is known.
 	// +optional
 	MQTTHost string `json:"mqttHost,omitempty"`
 	// MQTTPort is the plain MQTT port clients connect to.
@@ -182,6 +218,12 @@ type MQTTBrokerStatus struct {
 	// CredentialsSecretName is the generated API credentials Secret (managed mode).
 	// +optional
 	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+	// ClusterDomain is the Kubernetes DNS domain the managed broker's pods
+	// run under, read from their EMQX node names (or from the operator's own
+	// resolver settings before the broker has answered). The published host
+	// names end in it.
+	// +optional
+	ClusterDomain string `json:"clusterDomain,omitempty"`
 	// Metrics is a summary of the broker's counters.
 	// +optional
 	Metrics *BrokerMetrics `json:"metrics,omitempty"`
@@ -233,6 +275,18 @@ func (b *MQTTBroker) AllowsNamespace(ns string) bool {
 		}
 	}
 	return false
+}
+
+// UsableByDependents reports whether MQTTUser, MQTTACL and MQTTBan objects
+// may write to the broker: it is Ready for its current generation, or it is
+// suspended and was Ready when last observed (suspending a broker stops the
+// operator from changing the broker, not its dependents).
+func (b *MQTTBroker) UsableByDependents() bool {
+	if b.Spec.Suspend {
+		c := b.Status.ReadyCondition()
+		return c != nil && c.Status == metav1.ConditionTrue
+	}
+	return b.Status.IsReady(b.Generation)
 }
 
 // MajorVersion is the EMQX major version of a managed broker ("4" or "5").

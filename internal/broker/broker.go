@@ -317,19 +317,28 @@ type FactoryFunc func(cfg Config) (Client, error)
 // New calls f.
 func (f FactoryFunc) New(cfg Config) (Client, error) { return f(cfg) }
 
-// Node is a member of the broker's cluster.
+// Node is a member of the broker's cluster as the node answering the API
+// sees it.
 type Node struct {
 	Name    string
 	Running bool
 }
 
-// Cluster is implemented by drivers whose API can remove departed nodes
-// from the cluster (v5). A node whose pod is gone otherwise lingers as
-// stopped until the broker's autoclean (24 hours on 5.x).
+// Cluster is implemented by drivers that can list the cluster's members
+// (v4 and v5). The list is the view of whichever node answers: its own
+// cluster's running members, plus, on v5, the members it has lost contact
+// with (stopped). A node that formed a cluster of its own is absent.
 type Cluster interface {
-	// Nodes lists the cluster's members, running or stopped.
+	// Nodes lists the answering node's cluster.
 	Nodes(ctx context.Context) ([]Node, error)
-	// ForceLeave removes a node; one that is gone already is not an error.
+}
+
+// NodeRemover is implemented by drivers whose API can remove a departed
+// node from the cluster (v5). A node whose pod is gone otherwise lingers as
+// stopped until the broker's autoclean (24 hours on 5.x).
+type NodeRemover interface {
+	// ForceLeave removes a node; one that is not a member (any more) is not
+	// an error.
 	ForceLeave(ctx context.Context, node string) error
 }
 

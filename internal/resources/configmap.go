@@ -8,8 +8,11 @@ import (
 )
 
 // Where the ConfigMap is mounted (read-only) and what it holds. The
-// directory lies outside /opt/emqx so that nothing of the image is shadowed
-// and the 4.x entrypoint, which rewrites files under etc/, never touches it.
+// directory lies outside /opt/emqx so that nothing of the image is
+// shadowed, and nothing the image's start scripts write (4.4: tmpfile in
+// /opt/emqx, data/loaded_plugins and data/configs/; see
+// docs/internals/managed.md, "What the entrypoints write") can collide
+// with it.
 const (
 	configDir      = "/opt/mqtt-operator/config"
 	ConfigKeyStart = "start.sh"
@@ -26,11 +29,12 @@ const imageEntrypoint = "/usr/bin/docker-entrypoint.sh"
 // so it works on the Debian and Alpine based images).
 //
 // Node names must be stable FQDNs equal to the SRV targets of the headless
-// Service, <pod>.<headless>.<namespace>.svc.<cluster domain> (pitfall 5). The
-// cluster domain is not hard-coded anywhere: the kubelet writes this pod's
-// FQDN into /etc/hosts (the StatefulSet sets hostname and subdomain) and the
-// domain into the search path of /etc/resolv.conf, and the script reads it
-// from there.
+// Service, <pod>.<headless>.<namespace>.svc.<cluster domain>: EMQX's DNS
+// discovery joins the names the SRV records give (docs/internals/managed.md,
+// "Node names and discovery"). The cluster domain is not hard-coded
+// anywhere: the kubelet writes this pod's FQDN into /etc/hosts (the
+// StatefulSet sets hostname and subdomain) and the domain into the search
+// path of /etc/resolv.conf, and the script reads it from there.
 const startScript = `#!/bin/sh
 # Written by mqtt-operator. Derives this pod's EMQX node name, then starts the
 # image's entrypoint. The cluster domain is read from the files the kubelet
@@ -74,7 +78,9 @@ exec ` + imageEntrypoint + ` "$@"
 `
 
 // aclFile replaces EMQX's stock acl.conf, which ends in {allow, all}. and so
-// would allow every topic no built-in database rule mentions (pitfall 3).
+// would allow every topic no built-in database rule mentions: the file
+// source is consulted after the built-in database (docs/internals/managed.md,
+// "Default deny").
 // It only denies; anything it does not match falls through to the
 // default-deny no-match setting. The syntax is valid for 4.4 and 5.x.
 const aclFile = `%% Written by mqtt-operator. Rules come from MQTTACL objects (built-in
@@ -83,14 +89,7 @@ const aclFile = `%% Written by mqtt-operator. Rules come from MQTTACL objects (b
 {deny, all, subscribe, ["$SYS/#", {eq, "#"}]}.
 `
 
-// ConfigMap builds the ConfigMap with the start script and the ACL file.
-func ConfigMap(in Input) (*corev1.ConfigMap, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	return buildConfigMap(in.Broker), nil
-}
-
+// buildConfigMap builds the ConfigMap with the start script and the ACL file.
 func buildConfigMap(b *v1alpha1.MQTTBroker) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -104,5 +103,5 @@ func buildConfigMap(b *v1alpha1.MQTTBroker) *corev1.ConfigMap {
 
 // objectMeta is the metadata every built object shares.
 func objectMeta(b *v1alpha1.MQTTBroker, name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: b.Namespace, Labels: CommonLabels(b)}
+	return metav1.ObjectMeta{Name: name, Namespace: b.Namespace, Labels: commonLabels(b)}
 }

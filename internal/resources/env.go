@@ -17,18 +17,21 @@ const (
 	EnvHeadlessService = "HEADLESS_SERVICE"
 )
 
-// EnvLicenseKey is the EMQX 5.9+ license; without it such a broker runs a
-// single node only (pitfall 9).
-const EnvLicenseKey = "EMQX_LICENSE__KEY"
+// envLicenseKey sets license.key. The operator points it at the mounted
+// license Secret with a file:// URL, which EMQX Enterprise reads at start
+// and re-reads periodically, so a renewed license needs no restart
+// (docs/internals/managed.md, "Licensing").
+const envLicenseKey = "EMQX_LICENSE__KEY"
 
 // nodeNamePrefix is EMQX_NAME and cluster.dns.app: node names are
 // emqx@<pod FQDN>. A prefix without a numeric suffix keeps the 4.x
 // distribution port at 4370.
 const nodeNamePrefix = "emqx"
 
-// plugins4 is EMQX_LOADED_PLUGINS for 4.x. On an empty data volume the list
-// replaces the default plugins, so management (REST API, /status) and
-// dashboard must be in it next to emqx_auth_mnesia (pitfalls 3 and 4).
+// plugins4 is EMQX_LOADED_PLUGINS for 4.x. On an empty data volume the
+// entrypoint writes data/loaded_plugins with only these, so management
+// (REST API, /status) and dashboard must be in it next to emqx_auth_mnesia
+// (docs/internals/managed.md, "What the entrypoints write").
 var plugins4 = []string{"emqx_management", "emqx_dashboard", "emqx_retainer", "emqx_rule_engine", "emqx_auth_mnesia"}
 
 // protectedVar is a variable, or a subtree of EMQX configuration, the
@@ -40,13 +43,14 @@ type protectedVar struct {
 }
 
 const (
-	reasonNode      = "it is part of the node name or cluster discovery, which must match the headless Service (pitfall 5)"
+	reasonNode      = "it is part of the node name or cluster discovery, which must match the headless Service"
 	reasonScript    = "the start script derives the node name from it"
-	reasonAPI       = "the operator reaches the management API with the generated credentials on a fixed port (pitfalls 1 and 2)"
-	reasonAuth      = "built-in database authentication and authorization must stay on and default-deny (pitfall 3)"
-	reasonPlugins4  = "it must load emqx_auth_mnesia together with emqx_management and emqx_dashboard (pitfalls 3 and 4)"
+	reasonAPI       = "the operator reaches the management API with the generated credentials on a fixed port"
+	reasonAuth      = "built-in database authentication and authorization must stay on and default-deny"
+	reasonPlugins4  = "it must load emqx_auth_mnesia together with emqx_management and emqx_dashboard"
 	reasonDataDir   = "EMQX's data must stay on the data volume"
 	reasonNodeRole5 = "every node of the StatefulSet is a core node holding the database"
+	reasonLicense   = "set spec.managed.licenseSecretRef instead"
 )
 
 var protectedCommon = []protectedVar{
@@ -94,6 +98,7 @@ var protected5 = []protectedVar{
 	{"EMQX_LISTENERS__*__*__ENABLE_AUTHN", reasonAuth},
 	{"EMQX_LISTENERS__*__*__AUTHENTICATION", reasonAuth},
 	{"EMQX_NODE__ROLE", reasonNodeRole5},
+	{"EMQX_LICENSE", reasonLicense},
 }
 
 // protectedReason returns why name may not be set by users, or "".
@@ -132,12 +137,12 @@ func segmentsOverlap(name, pattern []string) bool {
 	return true
 }
 
-// ValidateEnv refuses user env (spec.managed.env) that would break what the
+// validateEnv refuses user env (spec.managed.env) that would break what the
 // operator relies on: API credentials and port, built-in database
 // authentication and authorization, node name and cluster discovery. major is
 // "4" or "5". Duplicate names are refused too, since the StatefulSet's env is
 // a list keyed by name. The error is a *SpecError naming the variable.
-func ValidateEnv(env []corev1.EnvVar, major string) error {
+func validateEnv(env []corev1.EnvVar, major string) error {
 	seen := make(map[string]int, len(env))
 	for i, e := range env {
 		field := fmt.Sprintf("spec.managed.env[%d]", i)
@@ -183,10 +188,10 @@ func fieldRef(name, path string) corev1.EnvVar {
 	}}
 }
 
-func secretRef(b *v1alpha1.MQTTBroker, name, key string) corev1.EnvVar {
+func secretRef(name, secret, key string) corev1.EnvVar {
 	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
 		SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: CredentialsSecretName(b)},
+			LocalObjectReference: corev1.LocalObjectReference{Name: secret},
 			Key:                  key,
 		},
 	}}
@@ -196,29 +201,38 @@ func secretRef(b *v1alpha1.MQTTBroker, name, key string) corev1.EnvVar {
 // user's (already validated).
 func containerEnv(b *v1alpha1.MQTTBroker) []corev1.EnvVar {
 	m := b.Spec.Managed
+	creds := CredentialsSecretName(b)
 	env := []corev1.EnvVar{
 		fieldRef(EnvPodName, "metadata.name"),
 		fieldRef(EnvPodNamespace, "metadata.namespace"),
 		value(EnvHeadlessService, HeadlessServiceName(b)),
-		// Always set: 4.x would otherwise use the pod name (pitfall 5).
+		// Always set: 4.x would otherwise use the pod name.
 		value("EMQX_NAME", nodeNamePrefix),
-		secretRef(b, "EMQX_NODE__COOKIE", SecretKeyNodeCookie),
+		// Its own Secret: regenerating the API credentials never touches it
+		// (docs/internals/managed.md, "The Erlang cookie").
+		secretRef("EMQX_NODE__COOKIE", CookieSecretName(b), SecretKeyCookie),
 	}
 	if m.MajorVersion() == Major4 {
 		env = append(env, env4()...)
+		env = append(env, tlsEnv4(m.TLS != nil)...)
 		env = append(env,
-			// The default application only seeds the database (pitfall 1);
-			// giving it the operator's id and secret means no admin/public
-			// application ever exists, and the bootstrap file re-applies them.
-			secretRef(b, "EMQX_MANAGEMENT__DEFAULT_APPLICATION__ID", SecretKeyUsername),
-			secretRef(b, "EMQX_MANAGEMENT__DEFAULT_APPLICATION__SECRET", SecretKeyPassword),
+			// The default application only seeds the database; giving it
+			// the operator's id and secret means no admin/public
+			// application ever exists, and the bootstrap file re-applies
+			// them (docs/internals/managed.md, "API credentials").
+			secretRef("EMQX_MANAGEMENT__DEFAULT_APPLICATION__ID", creds, SecretKeyUsername),
+			secretRef("EMQX_MANAGEMENT__DEFAULT_APPLICATION__SECRET", creds, SecretKeyPassword),
 			// Port 18083 serves /api/v4 to dashboard users: no admin/public.
-			secretRef(b, "EMQX_DASHBOARD__DEFAULT_USER__PASSWORD", SecretKeyDashboardPassword),
+			secretRef("EMQX_DASHBOARD__DEFAULT_USER__PASSWORD", creds, SecretKeyDashboardPassword),
 		)
 	} else {
 		env = append(env, env5()...)
+		env = append(env, tlsEnv5(m.TLS != nil)...)
 		// Dashboard users can log in and obtain API tokens: no admin/public.
-		env = append(env, secretRef(b, "EMQX_DASHBOARD__DEFAULT_PASSWORD", SecretKeyDashboardPassword))
+		env = append(env, secretRef("EMQX_DASHBOARD__DEFAULT_PASSWORD", creds, SecretKeyDashboardPassword))
+		if m.LicenseSecretRef != nil {
+			env = append(env, value(envLicenseKey, hoconString("file://"+licensePath)))
+		}
 	}
 	return mergeEnv(env, m.Env)
 }
@@ -230,11 +244,12 @@ func env4() []corev1.EnvVar {
 		value("EMQX_CLUSTER__DISCOVERY", "dns"),
 		value("EMQX_CLUSTER__DNS__TYPE", "srv"),
 		value("EMQX_CLUSTER__DNS__APP", nodeNamePrefix), // must equal EMQX_NAME
-		// REST API and /status (pitfall 2), pinned because probes and APIURL use it.
+		// REST API and /status, pinned because probes and APIURL use it.
 		value("EMQX_MANAGEMENT__LISTENER__HTTP", fmt.Sprint(PortManagement)),
-		// Re-applied at every start, unlike default_application (pitfall 1).
+		// Re-applied whenever emqx_management starts, unlike
+		// default_application.
 		value("EMQX_MANAGEMENT__BOOTSTRAP_APPS_FILE", bootstrapPath(Major4)),
-		// Built-in database auth, default-deny (pitfalls 3 and 4).
+		// Built-in database auth, default-deny.
 		value("EMQX_LOADED_PLUGINS", strings.Join(plugins4, ",")),
 		value("EMQX_ALLOW_ANONYMOUS", "false"),
 		value("EMQX_ACL_NOMATCH", "deny"),
@@ -250,28 +265,65 @@ func env4() []corev1.EnvVar {
 }
 
 // env5 is the 5.x configuration. Values are HOCON: strings with special
-// characters are quoted (pitfall 10). Env beats emqx.conf and runtime
-// changes, which is wanted for these settings (the operator relies on them).
+// characters are quoted (docs/internals/managed.md, "HOCON values"). Env
+// beats emqx.conf and runtime changes, which is wanted for these settings
+// (the operator relies on them).
 func env5() []corev1.EnvVar {
 	return []corev1.EnvVar{
 		// DNS SRV discovery; cluster.dns.name comes from the start script.
 		value("EMQX_CLUSTER__DISCOVERY_STRATEGY", "dns"),
 		value("EMQX_CLUSTER__DNS__RECORD_TYPE", "srv"),
-		// REST API /api/v5 and /status (pitfall 2), pinned because probes and APIURL use it.
+		// REST API /api/v5 and /status, pinned because probes and APIURL use it.
 		value("EMQX_DASHBOARD__LISTENERS__HTTP__BIND", fmt.Sprint(PortDashboard)),
-		// Re-applied at every start of a core node (pitfall 1).
+		// Re-applied whenever emqx_management starts on a core node.
 		value("EMQX_API_KEY__BOOTSTRAP_FILE", hoconString(bootstrapPath(Major5))),
 		// An empty chain allows everybody; with the built-in database
-		// authenticator unknown users are rejected (pitfall 3).
+		// authenticator unknown users are rejected.
 		value("EMQX_AUTHENTICATION", "[{mechanism = password_based, backend = built_in_database, user_id_type = username, "+
 			"password_hash_algorithm {name = sha256, salt_position = suffix}}]"),
 		// The rules API answers 404 without a built_in_database source; the
 		// file source after it only denies, it never ends in allow-all, and
-		// whatever matches nothing is denied (pitfall 3).
+		// whatever matches nothing is denied.
 		value("EMQX_AUTHORIZATION__NO_MATCH", "deny"),
 		value("EMQX_AUTHORIZATION__SOURCES", "[{type = built_in_database, enable = true}, "+
 			"{type = file, enable = true, path = "+hoconString(aclPath)+"}]"),
 	}
+}
+
+// tlsEnv4 points the 4.4 TLS listeners (listener.ssl.external,
+// listener.wss.external) at the mounted certificate, or switches them off:
+// an empty listen address removes a listener, as it does for the internal
+// one. The certificate chain doubles as cacertfile, which only matters
+// once a user turns on client-certificate verification.
+func tlsEnv4(enabled bool) []corev1.EnvVar {
+	var env []corev1.EnvVar
+	for _, l := range []string{"EMQX_LISTENER__SSL__EXTERNAL", "EMQX_LISTENER__WSS__EXTERNAL"} {
+		if !enabled {
+			env = append(env, value(l, ""))
+			continue
+		}
+		env = append(env,
+			value(l+"__CERTFILE", tlsCertPath),
+			value(l+"__KEYFILE", tlsKeyPath),
+			value(l+"__CACERTFILE", tlsCertPath))
+	}
+	return env
+}
+
+// tlsEnv5 does the same for the 5.x listeners ssl.default and wss.default.
+func tlsEnv5(enabled bool) []corev1.EnvVar {
+	var env []corev1.EnvVar
+	for _, l := range []string{"EMQX_LISTENERS__SSL__DEFAULT", "EMQX_LISTENERS__WSS__DEFAULT"} {
+		if !enabled {
+			env = append(env, value(l+"__ENABLE", "false"))
+			continue
+		}
+		env = append(env,
+			value(l+"__SSL_OPTIONS__CERTFILE", hoconString(tlsCertPath)),
+			value(l+"__SSL_OPTIONS__KEYFILE", hoconString(tlsKeyPath)),
+			value(l+"__SSL_OPTIONS__CACERTFILE", hoconString(tlsCertPath)))
+	}
+	return env
 }
 
 // hoconString quotes s as a HOCON (JSON) string.
@@ -287,14 +339,4 @@ func hoconString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-// hasEnv reports whether env sets name.
-func hasEnv(env []corev1.EnvVar, name string) bool {
-	for _, e := range env {
-		if e.Name == name {
-			return true
-		}
-	}
-	return false
 }

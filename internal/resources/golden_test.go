@@ -42,19 +42,36 @@ func fullBroker() *v1alpha1.MQTTBroker {
 		{Name: "EMQX_DASHBOARD__DEFAULT_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: "my-dashboard"}, Key: "password"}}},
 	}
+	m.TLS = &v1alpha1.BrokerTLS{SecretName: "broker-tls"}
+	m.LicenseSecretRef = &v1alpha1.SecretKeySelector{Name: "emqx-license", Key: "license.key"}
 	return b
 }
 
-func TestGolden(t *testing.T) {
-	type goldenCase struct {
-		name   string
-		broker *v1alpha1.MQTTBroker
+type goldenCase struct {
+	name   string
+	broker *v1alpha1.MQTTBroker
+}
+
+// extraGoldenCases pin what the matrix leaves out: every optional field,
+// TLS on 4.4, and a licensed EMQX 5.9 cluster on its default image.
+func extraGoldenCases() []goldenCase {
+	tls4 := testBroker(testVersion4, 3, true)
+	tls4.Spec.Managed.TLS = &v1alpha1.BrokerTLS{SecretName: "broker-tls"}
+	licensed := testBroker("5.9.1", 3, true)
+	licensed.Spec.Managed.LicenseSecretRef = &v1alpha1.SecretKeySelector{Name: "emqx-license", Key: "key"}
+	return []goldenCase{
+		{"v5-all-fields", fullBroker()},
+		{"v4-3replicas-tls", tls4},
+		{"v5.9-3replicas-license", licensed},
 	}
+}
+
+func TestGolden(t *testing.T) {
 	var cases []goldenCase
 	for _, c := range matrix() {
 		cases = append(cases, goldenCase{c.name, testBroker(c.version, c.replicas, c.storage)})
 	}
-	cases = append(cases, goldenCase{"v5-all-fields", fullBroker()})
+	cases = append(cases, extraGoldenCases()...)
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

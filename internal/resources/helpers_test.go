@@ -17,13 +17,15 @@ const (
 	testVersion5 = "5.8.6"
 )
 
-// testCredentials are fixed so that the golden files are stable.
+// testCredentials and testCookie are fixed so that the golden files are
+// stable.
 var testCredentials = Credentials{
 	APIKey:            DefaultAPIKey,
 	APISecret:         "ApiSecret0123456789abcdefghijklm",
-	NodeCookie:        "NodeCookie0123456789abcdefghijkl",
 	DashboardPassword: "DashPassword0123456789abcdefghij",
 }
+
+const testCookie = "NodeCookie0123456789abcdefghijkl"
 
 func testBroker(version string, replicas int32, storage bool) *v1alpha1.MQTTBroker {
 	b := &v1alpha1.MQTTBroker{
@@ -42,7 +44,7 @@ func testBroker(version string, replicas int32, storage bool) *v1alpha1.MQTTBrok
 }
 
 func testInput(b *v1alpha1.MQTTBroker) Input {
-	return Input{Broker: b, Credentials: testCredentials}
+	return Input{Broker: b, Credentials: testCredentials, Cookie: testCookie}
 }
 
 func mustBuild(t *testing.T, b *v1alpha1.MQTTBroker) *Objects {
@@ -152,5 +154,3 @@ func matrix() []matrixCase {
 	}
 	return cases
 }
-
-func envVar(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }

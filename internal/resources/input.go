@@ -11,29 +11,33 @@ import (
 	"github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
 
-// Input is everything the builders need: the broker and the credentials the
-// controller generated once (NewCredentials) or read back from the existing
-// Secret (CredentialsFromSecret).
+// Input is everything the builders need: the broker, the API credentials
+// and the Erlang cookie the controller generated once (NewCredentials,
+// NewCookie) or read back from the existing Secrets (CredentialsFromSecret,
+// CookieFromSecret).
 type Input struct {
 	// Broker must have spec.managed set.
 	Broker *v1alpha1.MQTTBroker
 	// Credentials go into the credentials Secret.
 	Credentials Credentials
+	// Cookie is the Erlang cookie, identical on every node. It lives in a
+	// Secret of its own and never changes with the API credentials: a node
+	// started with another cookie cannot reach its peers.
+	Cookie string
 }
 
-// Credentials are the generated secrets of a managed broker.
+// Credentials are the generated API secrets of a managed broker.
 //
-// Keep them stable: regenerate only when the Secret is gone. The config hash
-// makes pods restart when they change, and the bootstrap file is re-applied
-// at every start, so a rotation is picked up, but the operator gets 401s
-// until the restarted nodes serve the API.
+// Keep them stable: regenerate only when the Secret is gone or damaged.
+// EMQX reads the bootstrap file only when a node starts, so new
+// credentials take effect once a node restarts; the pod template carries a
+// hash of the bootstrap file, and the StatefulSet rolls the nodes one at a
+// time (docs/internals/managed.md, "API credentials").
 type Credentials struct {
 	// APIKey is the 4.x AppID or the 5.x API key the operator's driver uses.
 	APIKey string
 	// APISecret is the AppSecret or API secret.
 	APISecret string
-	// NodeCookie is the Erlang cookie, identical on every node.
-	NodeCookie string
 	// DashboardPassword replaces the well-known admin/public dashboard login
 	// on first boot. On 4.x the dashboard port also serves /api/v4 with it.
 	DashboardPassword string
@@ -50,8 +54,12 @@ const (
 	SecretKeyUsername          = corev1.BasicAuthUsernameKey // the API key / AppID
 	SecretKeyPassword          = corev1.BasicAuthPasswordKey // the API secret / AppSecret
 	SecretKeyBootstrap         = "bootstrap"                 // the EMQX bootstrap file, key:secret
-	SecretKeyNodeCookie        = "node-cookie"
 	SecretKeyDashboardPassword = "dashboard-password"
+	// SecretKeyCookie is the key of the cookie Secret.
+	SecretKeyCookie = "cookie"
+	// legacySecretKeyCookie is where the credentials Secret kept the cookie
+	// before it had a Secret of its own; LegacyCookie reads it once.
+	legacySecretKeyCookie = "node-cookie"
 )
 
 // generatedLength is the length of every generated secret. 4.4 operators
@@ -70,7 +78,7 @@ var (
 func NewCredentials(random io.Reader) (Credentials, error) {
 	var c Credentials
 	c.APIKey = DefaultAPIKey
-	for _, dst := range []*string{&c.APISecret, &c.NodeCookie, &c.DashboardPassword} {
+	for _, dst := range []*string{&c.APISecret, &c.DashboardPassword} {
 		s, err := randomToken(random, generatedLength)
 		if err != nil {
 			return Credentials{}, fmt.Errorf("generate credentials: %w", err)
@@ -78,6 +86,15 @@ func NewCredentials(random io.Reader) (Credentials, error) {
 		*dst = s
 	}
 	return c, nil
+}
+
+// NewCookie generates an Erlang cookie from random.
+func NewCookie(random io.Reader) (string, error) {
+	s, err := randomToken(random, generatedLength)
+	if err != nil {
+		return "", fmt.Errorf("generate cookie: %w", err)
+	}
+	return s, nil
 }
 
 const (
@@ -119,12 +136,21 @@ func (c Credentials) Validate() error {
 	}
 	for _, f := range []struct{ name, value string }{
 		{"api secret", c.APISecret},
-		{"node cookie", c.NodeCookie},
 		{"dashboard password", c.DashboardPassword},
 	} {
-		if !secretPattern.MatchString(f.value) {
-			return fmt.Errorf("%s must be 16-128 letters or digits, starting with a letter", f.name)
+		if err := validateSecret(f.name, f.value); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// validateCookie checks a cookie as it is written into the env.
+func validateCookie(cookie string) error { return validateSecret("cookie", cookie) }
+
+func validateSecret(name, value string) error {
+	if !secretPattern.MatchString(value) {
+		return fmt.Errorf("%s must be 16-128 letters or digits, starting with a letter", name)
 	}
 	return nil
 }
@@ -137,7 +163,6 @@ func CredentialsFromSecret(s *corev1.Secret) (Credentials, error) {
 	c := Credentials{
 		APIKey:            get(SecretKeyUsername),
 		APISecret:         get(SecretKeyPassword),
-		NodeCookie:        get(SecretKeyNodeCookie),
 		DashboardPassword: get(SecretKeyDashboardPassword),
 	}
 	if err := c.Validate(); err != nil {
@@ -146,10 +171,28 @@ func CredentialsFromSecret(s *corev1.Secret) (Credentials, error) {
 	return c, nil
 }
 
+// CookieFromSecret reads the cookie back from the cookie Secret.
+func CookieFromSecret(s *corev1.Secret) (string, error) {
+	c := string(s.Data[SecretKeyCookie])
+	if err := validateCookie(c); err != nil {
+		return "", fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return c, nil
+}
+
+// LegacyCookie reads the cookie that a credentials Secret written by an
+// earlier version of the operator holds, so that the running nodes keep
+// their cookie when it moves to a Secret of its own.
+func LegacyCookie(s *corev1.Secret) (string, bool) {
+	c := string(s.Data[legacySecretKeyCookie])
+	return c, validateCookie(c) == nil
+}
+
 // bootstrapFile is the content of the EMQX bootstrap file: one key:secret
 // line (4.4 bootstrap_apps_file and 5.x api_key.bootstrap_file share the
-// format; pitfall 1). Exactly one trailing newline: 4.4 rejects an empty line
-// and then refuses to start emqx_management.
+// format; docs/internals/managed.md, "API credentials"). Exactly one
+// trailing newline: 4.4 rejects an empty line and then refuses to start
+// emqx_management.
 func (c Credentials) bootstrapFile() string {
 	return c.APIKey + ":" + c.APISecret + "\n"
 }

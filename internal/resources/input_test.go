@@ -7,6 +7,10 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
 
 // countingReader yields 0, 1, 2, ... so every byte value appears.
@@ -35,10 +39,14 @@ func TestNewCredentials(t *testing.T) {
 	if again != c {
 		t.Error("the same random stream must give the same credentials")
 	}
-	if c.APISecret == c.NodeCookie || c.NodeCookie == c.DashboardPassword {
+	if c.APISecret == c.DashboardPassword {
 		t.Error("every secret must be drawn separately")
 	}
-	for _, s := range []string{c.APISecret, c.NodeCookie, c.DashboardPassword} {
+	cookie, err := NewCookie(&countingReader{})
+	if err != nil || validateCookie(cookie) != nil {
+		t.Fatalf("NewCookie = %q, %v", cookie, err)
+	}
+	for _, s := range []string{c.APISecret, c.DashboardPassword, cookie} {
 		if len(s) != generatedLength {
 			t.Errorf("len(%q) = %d", s, len(s))
 		}
@@ -69,7 +77,7 @@ func TestCredentialsValidate(t *testing.T) {
 		"colon in secret":    func(c *Credentials) { c.APISecret = "Abcdefghijklmnop:q" },
 		"newline in secret":  func(c *Credentials) { c.APISecret = "Abcdefghijklmnopq\n" },
 		"short secret":       func(c *Credentials) { c.APISecret = "Abc" },
-		"numeric cookie":     func(c *Credentials) { c.NodeCookie = "1234567890123456789" },
+		"numeric secret":     func(c *Credentials) { c.APISecret = "1234567890123456789" },
 		"empty dashboard pw": func(c *Credentials) { c.DashboardPassword = "" },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -78,7 +86,7 @@ func TestCredentialsValidate(t *testing.T) {
 			if err := c.Validate(); err == nil {
 				t.Error("Validate accepted it")
 			}
-			if _, err := Build(Input{Broker: testBroker(testVersion5, 1, false), Credentials: c}); err == nil || IsSpecError(err) {
+			if _, err := Build(Input{Broker: testBroker(testVersion5, 1, false), Credentials: c, Cookie: testCookie}); err == nil || IsSpecError(err) {
 				t.Errorf("Build = %v, want a credentials error that is not a SpecError", err)
 			}
 		})
@@ -95,10 +103,10 @@ func TestCredentialsFromSecret(t *testing.T) {
 		t.Errorf("round trip = %+v", got)
 	}
 	broken := objs.Secret.DeepCopy()
-	delete(broken.Data, SecretKeyNodeCookie)
+	delete(broken.Data, SecretKeyDashboardPassword)
 	_, err = CredentialsFromSecret(broken)
-	if err == nil || !strings.Contains(err.Error(), "node cookie") {
-		t.Errorf("CredentialsFromSecret = %v, want an error about the cookie", err)
+	if err == nil || !strings.Contains(err.Error(), "dashboard password") {
+		t.Errorf("CredentialsFromSecret = %v, want an error about the dashboard password", err)
 	}
 	if strings.Contains(err.Error(), testCredentials.APISecret) {
 		t.Error("the error leaks a secret")
@@ -106,5 +114,43 @@ func TestCredentialsFromSecret(t *testing.T) {
 	var se *SpecError
 	if errors.As(err, &se) {
 		t.Error("a broken Secret is not a spec error")
+	}
+}
+
+func TestCookieSecret(t *testing.T) {
+	objs := mustBuild(t, testBroker(testVersion5, 3, true))
+	s := objs.CookieSecret
+	if got, err := CookieFromSecret(s); err != nil || got != testCookie {
+		t.Fatalf("CookieFromSecret = %q, %v", got, err)
+	}
+	if s.Immutable == nil || !*s.Immutable {
+		t.Error("the cookie Secret must be immutable")
+	}
+	if s.Name == objs.Secret.Name {
+		t.Error("the cookie must not share the credentials Secret")
+	}
+	if _, ok := objs.Secret.Data[legacySecretKeyCookie]; ok {
+		t.Error("the credentials Secret must not carry a cookie any more")
+	}
+	for _, sec := range []*corev1.Secret{objs.Secret, objs.CookieSecret} {
+		if sec.Labels[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByValue || sec.Labels[v1alpha1.LabelWatch] != "true" {
+			t.Errorf("Secret %s labels = %v, want managed-by and the watch label", sec.Name, sec.Labels)
+		}
+	}
+	broken := s.DeepCopy()
+	broken.Data[SecretKeyCookie] = []byte("short")
+	if _, err := CookieFromSecret(broken); err == nil || strings.Contains(err.Error(), "short") {
+		t.Errorf("CookieFromSecret of a bad cookie = %v, want an error without the value", err)
+	}
+
+	// A credentials Secret of an earlier operator version held the cookie;
+	// it is taken over so the running nodes keep theirs.
+	old := objs.Secret.DeepCopy()
+	old.Data[legacySecretKeyCookie] = []byte(testCookie)
+	if c, ok := LegacyCookie(old); !ok || c != testCookie {
+		t.Errorf("LegacyCookie = %q, %v", c, ok)
+	}
+	if _, ok := LegacyCookie(objs.Secret); ok {
+		t.Error("LegacyCookie found a cookie in a Secret without one")
 	}
 }

@@ -28,28 +28,39 @@ func ConfigMapName(b *v1alpha1.MQTTBroker) string { return b.Name + "-config" }
 // Its suffix cannot collide with the <user>-mqtt-credentials Secrets of MQTTUser.
 func CredentialsSecretName(b *v1alpha1.MQTTBroker) string { return b.Name + "-api-credentials" }
 
+// CookieSecretName is the Secret holding the Erlang cookie.
+func CookieSecretName(b *v1alpha1.MQTTBroker) string { return b.Name + "-erlang-cookie" }
+
 // PDBName is the PodDisruptionBudget of a multi-node broker.
 func PDBName(b *v1alpha1.MQTTBroker) string { return b.Name }
-
-// ServiceDomain is the in-cluster DNS name of the client Service,
-// <svc>.<namespace>.svc. The cluster domain is left off on purpose: the
-// resolver's search path completes it inside the cluster (pitfall 5).
-func ServiceDomain(b *v1alpha1.MQTTBroker) string {
-	return fmt.Sprintf("%s.%s.svc", ClientServiceName(b), b.Namespace)
-}
 
 // APIServiceName is the ClusterIP Service of the management API.
 func APIServiceName(b *v1alpha1.MQTTBroker) string { return b.Name + "-api" }
 
-// APIURL is the base URL of the broker's management API through the API
-// Service: port 8081 (/api/v4) for 4.x, 18083 (/api/v5) for 5.x (pitfall 2).
-// No /api/vN suffix is included, nor the cluster domain (see ServiceDomain).
-func APIURL(b *v1alpha1.MQTTBroker) string {
-	return fmt.Sprintf("http://%s.%s.svc:%d", APIServiceName(b), b.Namespace, apiPort(b.Spec.Managed.MajorVersion()))
+// serviceHost is the DNS name of one of b's Services:
+// <svc>.<namespace>.svc.<cluster domain>, fully qualified once the cluster
+// domain is known (status.clusterDomain). Before that it ends in .svc,
+// which the resolver's search path completes inside the cluster. Nothing
+// the pods run with contains the domain: they read it from the files the
+// kubelet writes (docs/internals/managed.md, "Host names").
+func serviceHost(b *v1alpha1.MQTTBroker, service string) string {
+	host := fmt.Sprintf("%s.%s.svc", service, b.Namespace)
+	if d := b.Status.ClusterDomain; d != "" {
+		host += "." + d
+	}
+	return host
 }
 
-// MQTTHost is the host MQTT clients inside the cluster connect to.
-func MQTTHost(b *v1alpha1.MQTTBroker) string { return ServiceDomain(b) }
+// APIURL is the base URL of the broker's management API through the API
+// Service: port 8081 (/api/v4) for 4.x, 18083 (/api/v5) for 5.x. No /api/vN
+// suffix is included.
+func APIURL(b *v1alpha1.MQTTBroker) string {
+	return fmt.Sprintf("http://%s:%d", serviceHost(b, APIServiceName(b)), apiPort(b.Spec.Managed.MajorVersion()))
+}
+
+// MQTTHost is the host MQTT clients inside the cluster connect to: the
+// client Service.
+func MQTTHost(b *v1alpha1.MQTTBroker) string { return serviceHost(b, ClientServiceName(b)) }
 
 // MQTTPort is the plain MQTT port of the client Service.
 func MQTTPort(_ *v1alpha1.MQTTBroker) int32 { return PortMQTT }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
 
 func TestNames(t *testing.T) {
@@ -15,6 +17,7 @@ func TestNames(t *testing.T) {
 		ClientServiceName(b):     "broker",
 		ConfigMapName(b):         "broker-config",
 		CredentialsSecretName(b): "broker-api-credentials",
+		CookieSecretName(b):      "broker-erlang-cookie",
 		PDBName(b):               "broker",
 		MQTTHost(b):              "broker.mqtt.svc",
 	} {
@@ -31,12 +34,21 @@ func TestNames(t *testing.T) {
 	if got := APIURL(testBroker(testVersion4, 1, false)); got != "http://broker-api.mqtt.svc:8081" {
 		t.Errorf("4.x APIURL = %q", got)
 	}
+	// Once the cluster domain is known, the published names are fully
+	// qualified, so they resolve without the cluster's search path too.
+	b.Status.ClusterDomain = "corp.example"
+	if got := APIURL(b); got != "http://broker-api.mqtt.svc.corp.example:18083" {
+		t.Errorf("5.x APIURL with a domain = %q", got)
+	}
+	if got := MQTTHost(b); got != "broker.mqtt.svc.corp.example" {
+		t.Errorf("MQTTHost with a domain = %q", got)
+	}
 }
 
 func TestLabels(t *testing.T) {
 	b := testBroker(testVersion5, 1, false)
-	want := map[string]string{LabelName: "emqx", LabelInstance: "broker", LabelManagedBy: "mqtt-operator"}
-	got := CommonLabels(b)
+	want := map[string]string{LabelName: "emqx", LabelInstance: "broker", v1alpha1.LabelManagedBy: "mqtt-operator"}
+	got := commonLabels(b)
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("label %s = %q, want %q", k, got[k], v)
@@ -52,14 +64,24 @@ func TestLabels(t *testing.T) {
 	}
 }
 
+// The default image follows the version: EMQX publishes 5.9 and later only
+// as emqx/emqx-enterprise. spec.managed.image always wins.
 func TestImage(t *testing.T) {
-	b := testBroker(testVersion4, 1, false)
-	if got := Image(b); got != "emqx/emqx:4.4.19" {
-		t.Errorf("Image = %q", got)
-	}
-	b.Spec.Managed.Image = "mirror/emqx:custom"
-	if got := emqxContainer(t, mustBuild(t, b)).Image; got != "mirror/emqx:custom" {
-		t.Errorf("container image = %q", got)
+	for version, want := range map[string]string{
+		"4.4.19": "emqx/emqx:4.4.19",
+		"5.0.14": "emqx/emqx:5.0.14",
+		"5.8.9":  "emqx/emqx:5.8.9",
+		"5.9.0":  "emqx/emqx-enterprise:5.9.0",
+		"5.10.1": "emqx/emqx-enterprise:5.10.1",
+	} {
+		b := testBroker(version, 1, false)
+		if got := emqxContainer(t, mustBuild(t, b)).Image; got != want {
+			t.Errorf("%s: image = %q, want %q", version, got, want)
+		}
+		b.Spec.Managed.Image = "mirror/emqx:custom"
+		if got := emqxContainer(t, mustBuild(t, b)).Image; got != "mirror/emqx:custom" {
+			t.Errorf("%s: container image with spec.managed.image = %q", version, got)
+		}
 	}
 }
 
@@ -76,7 +98,8 @@ func TestValidateSpec(t *testing.T) {
 			return ValidateSpec(testBroker("4.4.10", 1, false))
 		}, "4.4.11"},
 		{"4.3 refused", func(t *testing.T) error { return ValidateSpec(testBroker("4.3.22", 1, false)) }, "4.4.11"},
-		{"5.0.0 accepted", func(t *testing.T) error { return ValidateSpec(testBroker("5.0.0", 1, false)) }, ""},
+		{"5.0.13 lacks the API key bootstrap file", func(t *testing.T) error { return ValidateSpec(testBroker("5.0.13", 1, false)) }, "5.0.14"},
+		{"5.0.14 is the first 5.x with it", func(t *testing.T) error { return ValidateSpec(testBroker("5.0.14", 1, false)) }, ""},
 		{"6.x refused", func(t *testing.T) error { return ValidateSpec(testBroker("6.0.0", 1, false)) }, "major version"},
 		{"garbage version", func(t *testing.T) error { return ValidateSpec(testBroker("5.8", 1, false)) }, "not a version"},
 		{"5.9 single node without license", func(t *testing.T) error {
@@ -84,12 +107,18 @@ func TestValidateSpec(t *testing.T) {
 		}, ""},
 		{"5.9 cluster without license", func(t *testing.T) error {
 			return ValidateSpec(testBroker("5.9.0", 3, false))
-		}, EnvLicenseKey},
+		}, "licenseSecretRef"},
 		{"5.10 cluster with license", func(t *testing.T) error {
 			b := testBroker("5.10.1", 3, false)
-			b.Spec.Managed.Env = append(b.Spec.Managed.Env, envVar(EnvLicenseKey, "key"))
+			b.Spec.Managed.LicenseSecretRef = &v1alpha1.SecretKeySelector{Name: "emqx-license", Key: "license.key"}
 			return ValidateSpec(b)
 		}, ""},
+		{"5.8 cluster needs no license", func(t *testing.T) error { return ValidateSpec(testBroker("5.8.9", 3, false)) }, ""},
+		{"license on 4.x", func(t *testing.T) error {
+			b := testBroker(testVersion4, 1, false)
+			b.Spec.Managed.LicenseSecretRef = &v1alpha1.SecretKeySelector{Name: "emqx-license", Key: "license.key"}
+			return ValidateSpec(b)
+		}, "EMQX 5 only"},
 		{"zero replicas", func(t *testing.T) error { return ValidateSpec(testBroker(testVersion5, 0, false)) }, "at least 1"},
 		{"nil replicas defaults to 1", func(t *testing.T) error {
 			b := testBroker(testVersion5, 1, false)

@@ -12,13 +12,13 @@ import (
 // Scaling down does not remove a node from the EMQX cluster: it lingers as
 // "stopped" (4.x for cluster.autoclean = 5 min, 5.x for 24 h). On 5.x the
 // controller removes it with DELETE /api/v5/cluster/{node}/force_leave from
-// a surviving node once the pod is gone (pitfall 8); 4.x has no REST call
-// for it and relies on autoclean.
+// a surviving node once the pod is gone; 4.x has no REST call for it and
+// relies on autoclean (docs/internals/managed.md, "Scaling down").
 //
-// Node names end in the cluster domain, which the pods derive at start and
-// this package never knows. The controller learns it from any node name the
-// API reports (ClusterDomainFromNodeName), or filters the reported names
-// directly (NodesToForceLeave).
+// Node names end in the cluster domain, which the pods derive at start.
+// The controller learns it from any node name the API reports
+// (ClusterDomainFromNodeName), or matches the reported names by ordinal
+// (nodeOrdinal), which needs no domain.
 
 // nodeHostSuffix is ".<headless>.<namespace>.svc.", what follows the pod name
 // and precedes the cluster domain in a node name.
@@ -26,39 +26,52 @@ func nodeHostSuffix(b *v1alpha1.MQTTBroker) string {
 	return fmt.Sprintf(".%s.%s.svc.", HeadlessServiceName(b), b.Namespace)
 }
 
-// NodeName is the EMQX node name of the pod with the given ordinal:
-// emqx@<sts>-<ordinal>.<headless>.<namespace>.svc.<clusterDomain>.
-func NodeName(b *v1alpha1.MQTTBroker, clusterDomain string, ordinal int32) string {
-	return fmt.Sprintf("%s@%s-%d%s%s", nodeNamePrefix, StatefulSetName(b), ordinal, nodeHostSuffix(b), clusterDomain)
+// podName is the name of the pod with the given ordinal.
+func podName(b *v1alpha1.MQTTBroker, ordinal int32) string {
+	return fmt.Sprintf("%s-%d", StatefulSetName(b), ordinal)
 }
 
-// LeavingNodes returns the node names of the ordinals a scale-down from
-// oldReplicas to newReplicas removes, highest ordinal first (the order the
-// StatefulSet controller deletes pods in). It is empty unless old > new.
-func LeavingNodes(b *v1alpha1.MQTTBroker, clusterDomain string, oldReplicas, newReplicas int32) []string {
-	var out []string
-	for i := oldReplicas - 1; i >= newReplicas && i >= 0; i-- {
-		out = append(out, NodeName(b, clusterDomain, i))
+// nodeName is the EMQX node name of the pod with the given ordinal:
+// emqx@<sts>-<ordinal>.<headless>.<namespace>.svc.<clusterDomain>.
+func nodeName(b *v1alpha1.MQTTBroker, clusterDomain string, ordinal int32) string {
+	return nodeNamePrefix + "@" + podName(b, ordinal) + nodeHostSuffix(b) + clusterDomain
+}
+
+// PodOrdinal parses the ordinal of one of b's pods from its name.
+func PodOrdinal(b *v1alpha1.MQTTBroker, pod string) (int32, bool) {
+	digits, found := strings.CutPrefix(pod, StatefulSetName(b)+"-")
+	if !found {
+		return 0, false
 	}
-	return out
+	return parseOrdinal(digits)
+}
+
+// parseOrdinal reads a StatefulSet ordinal: decimal digits without a
+// leading zero.
+func parseOrdinal(digits string) (int32, bool) {
+	if digits == "" || (len(digits) > 1 && digits[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(digits, 10, 32)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return int32(n), true
 }
 
 // nodeOrdinal parses a node name of this broker into its pod ordinal and
 // cluster domain.
 func nodeOrdinal(b *v1alpha1.MQTTBroker, node string) (ordinal int32, clusterDomain string, ok bool) {
-	rest, found := strings.CutPrefix(node, nodeNamePrefix+"@"+StatefulSetName(b)+"-")
+	rest, found := strings.CutPrefix(node, nodeNamePrefix+"@")
 	if !found {
 		return 0, "", false
 	}
-	digits, domain, found := strings.Cut(rest, nodeHostSuffix(b))
-	if !found || domain == "" || digits == "" || (len(digits) > 1 && digits[0] == '0') {
+	pod, domain, found := strings.Cut(rest, nodeHostSuffix(b))
+	if !found || domain == "" {
 		return 0, "", false
 	}
-	n, err := strconv.ParseInt(digits, 10, 32)
-	if err != nil || n < 0 {
-		return 0, "", false
-	}
-	return int32(n), domain, true
+	ord, ok := PodOrdinal(b, pod)
+	return ord, domain, ok
 }
 
 // ClusterDomainFromNodeName extracts the cluster domain from a node name of

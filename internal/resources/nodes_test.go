@@ -6,30 +6,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestLeavingNodes(t *testing.T) {
-	b := testBroker(testVersion5, 3, true)
-	const domain = "corp.example"
-	got := LeavingNodes(b, domain, 5, 3)
-	want := []string{
-		"emqx@broker-4.broker-headless.mqtt.svc.corp.example",
-		"emqx@broker-3.broker-headless.mqtt.svc.corp.example",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("LeavingNodes (-want +got):\n%s", diff)
-	}
-	for _, tc := range []struct{ old, new int32 }{{3, 3}, {3, 5}, {0, 0}} {
-		if got := LeavingNodes(b, domain, tc.old, tc.new); len(got) != 0 {
-			t.Errorf("LeavingNodes(%d -> %d) = %v, want none", tc.old, tc.new, got)
-		}
-	}
-	if got := LeavingNodes(b, domain, 1, -1); len(got) != 1 {
-		t.Errorf("negative target: %v", got)
-	}
-}
-
 func TestNodeNamesRoundTrip(t *testing.T) {
 	b := testBroker(testVersion5, 3, true)
-	node := NodeName(b, "corp.example", 12)
+	node := nodeName(b, "corp.example", 12)
 	domain, ok := ClusterDomainFromNodeName(b, node)
 	if !ok || domain != "corp.example" {
 		t.Errorf("ClusterDomainFromNodeName(%s) = %q, %v", node, domain, ok)

@@ -8,17 +8,12 @@ import (
 	"github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
 
-// PodDisruptionBudget builds a budget allowing one node at a time to be
-// evicted. It returns nil for a single node, where any budget would either
+// buildPDB builds a budget allowing one node at a time to be evicted. A pod
+// counts as available only once Ready, that is once it has joined the
+// cluster, so a drain never takes a second node while the first has not
+// rejoined. It returns nil for a single node, where any budget would either
 // block node drains forever or protect nothing; the controller then deletes
 // an existing one.
-func PodDisruptionBudget(in Input) (*policyv1.PodDisruptionBudget, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	return buildPDB(in.Broker), nil
-}
-
 func buildPDB(b *v1alpha1.MQTTBroker) *policyv1.PodDisruptionBudget {
 	if replicas(b.Spec.Managed) <= 1 {
 		return nil

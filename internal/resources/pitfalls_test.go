@@ -10,8 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Each test here checks one entry of the checklist in emqx-deploy.md §5
-// across the whole version × replicas × storage matrix.
+// Each test here checks one fact of docs/internals/managed.md across the
+// whole version × replicas × storage matrix.
 
 // forMatrix runs f for every matrix case.
 func forMatrix(t *testing.T, f func(t *testing.T, c matrixCase, objs *Objects)) {
@@ -24,8 +24,8 @@ func forMatrix(t *testing.T, f func(t *testing.T, c matrixCase, objs *Objects)) 
 
 func major(c matrixCase) string { return c.version[:1] }
 
-// Pitfall 1: credentials come from a bootstrap file that is mounted and
-// referenced by the version's env var.
+// API credentials come from a bootstrap file that is mounted and referenced
+// by the version's env var ("API credentials").
 func TestBootstrapFileMountedAndReferenced(t *testing.T) {
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
 		ctr := emqxContainer(t, objs)
@@ -38,7 +38,7 @@ func TestBootstrapFileMountedAndReferenced(t *testing.T) {
 			}
 		case Major5:
 			raw := mustEnvValue(t, ctr, "EMQX_API_KEY__BOOTSTRAP_FILE")
-			// A HOCON value: the path must be quoted (pitfall 10).
+			// A HOCON value: the path must be quoted ("HOCON values").
 			unquoted, err := strconv.Unquote(raw)
 			if err != nil {
 				t.Fatalf("EMQX_API_KEY__BOOTSTRAP_FILE = %s, want a quoted string: %v", raw, err)
@@ -90,7 +90,7 @@ func TestBootstrapFileMountedAndReferenced(t *testing.T) {
 	})
 }
 
-// Pitfalls 1 and 4 (4.x): no well-known admin/public anywhere.
+// No well-known admin/public anywhere ("API credentials").
 func TestNoDefaultAdminPasswords(t *testing.T) {
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
 		ctr := emqxContainer(t, objs)
@@ -108,7 +108,8 @@ func TestNoDefaultAdminPasswords(t *testing.T) {
 	})
 }
 
-// Pitfall 3: built-in database authentication and authorization, default-deny.
+// Built-in database authentication and authorization, default-deny
+// ("Default deny").
 func TestDefaultDeny(t *testing.T) {
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
 		ctr := emqxContainer(t, objs)
@@ -116,7 +117,8 @@ func TestDefaultDeny(t *testing.T) {
 		switch major(c) {
 		case Major4:
 			plugins := strings.Split(mustEnvValue(t, ctr, "EMQX_LOADED_PLUGINS"), ",")
-			// Pitfall 4: the list replaces the defaults on a fresh volume.
+			// The list replaces the defaults on a fresh volume ("What the
+			// entrypoints write").
 			for _, p := range []string{"emqx_auth_mnesia", "emqx_management", "emqx_dashboard"} {
 				if !contains(plugins, p) {
 					t.Errorf("EMQX_LOADED_PLUGINS %v lacks %s", plugins, p)
@@ -183,7 +185,8 @@ func TestDefaultDeny(t *testing.T) {
 	})
 }
 
-// Pitfall 5: stable node names through the headless Service.
+// Stable node names through the headless Service ("Node names and
+// discovery").
 func TestHeadlessService(t *testing.T) {
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
 		svc := objs.HeadlessService
@@ -229,7 +232,9 @@ func TestHeadlessService(t *testing.T) {
 	})
 }
 
-// Pitfall 5: no cluster domain anywhere in the output.
+// No cluster domain anywhere in the output: the pods read theirs from the
+// files the kubelet writes ("Host names"). The published host names carry
+// it only once it is known (TestNames).
 func TestNoClusterDomainLiteral(t *testing.T) {
 	hardCoded := regexp.MustCompile(`\.svc\.[A-Za-z0-9]`)
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
@@ -249,7 +254,8 @@ func TestNoClusterDomainLiteral(t *testing.T) {
 	})
 }
 
-// Pitfall 6.
+// A full restart on volumes needs every node up at once ("Rollouts and
+// restarts").
 func TestParallelPodManagement(t *testing.T) {
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
 		if got := objs.StatefulSet.Spec.PodManagementPolicy; got != "Parallel" {
@@ -264,7 +270,7 @@ func TestParallelPodManagement(t *testing.T) {
 	})
 }
 
-// Pitfall 2: /status on 8081 for 4.x, on 18083 for 5.x.
+// /status on 8081 for 4.x, on 18083 for 5.x ("Ports and probes").
 func TestProbes(t *testing.T) {
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
 		ctr := emqxContainer(t, objs)
@@ -300,9 +306,16 @@ func TestServicePorts(t *testing.T) {
 			return got
 		}
 		client, api := ports(objs.ClientService), ports(objs.APIService)
-		for _, p := range []int32{1883, 8883, 8083, 8084} {
+		for _, p := range []int32{1883, 8083} {
 			if !client[p] {
 				t.Errorf("client Service lacks MQTT port %d", p)
+			}
+		}
+		// Without spec.managed.tls the TLS listeners are off and not exposed:
+		// the image's certificate is a public demo key (TestTLS).
+		for _, p := range []int32{8883, 8084} {
+			if client[p] {
+				t.Errorf("client Service exposes TLS port %d without spec.managed.tls", p)
 			}
 		}
 		wantAPI := []int32{18083}
@@ -325,9 +338,14 @@ func TestServicePorts(t *testing.T) {
 			if got[4370] || got[5369] {
 				t.Errorf("cluster-internal ports must not be on Service %s", svc.Name)
 			}
-			if svc.Spec.PublishNotReadyAddresses {
-				t.Errorf("Service %s must only route to ready pods", svc.Name)
-			}
+		}
+		// Clients reach only pods that joined; the operator must reach a
+		// node before it is Ready to see it join ("Cluster membership").
+		if objs.ClientService.Spec.PublishNotReadyAddresses {
+			t.Error("the client Service must only route to ready pods")
+		}
+		if !objs.APIService.Spec.PublishNotReadyAddresses {
+			t.Error("the API Service must route to pods that are not Ready yet, or no readiness gate is ever set")
 		}
 		if objs.ClientService.Spec.Type != corev1.ServiceTypeClusterIP {
 			t.Errorf("client Service type = %s", objs.ClientService.Spec.Type)
@@ -359,7 +377,8 @@ func TestPodDisruptionBudgetOnlyForClusters(t *testing.T) {
 	})
 }
 
-// Pitfall 8: data on a PVC when storage is set, and dropped on scale-down.
+// Data on a PVC when storage is set, and dropped on scale-down ("Storage",
+// "Scaling down").
 func TestStorage(t *testing.T) {
 	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
 		sts := objs.StatefulSet
@@ -444,29 +463,65 @@ func TestSecurityContextRestricted(t *testing.T) {
 	})
 }
 
-// A change of the ConfigMap or Secret content changes the pod template.
+// What EMQX reads at start rolls the pods when it changes: the ConfigMap
+// and the bootstrap file. The dashboard password only seeds the database,
+// and the cookie is handled apart (a restart of every node at once), so
+// neither changes the config hash.
 func TestConfigHashRollsPods(t *testing.T) {
 	b := testBroker(testVersion5, 3, true)
-	base := mustBuild(t, b).StatefulSet.Spec.Template.Annotations[ConfigHashAnnotation]
-	if len(base) != 64 {
-		t.Fatalf("hash = %q", base)
+	hashes := func(in Input) (config, cookie string) {
+		t.Helper()
+		objs, err := Build(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := objs.StatefulSet.Spec.Template.Annotations
+		return a[ConfigHashAnnotation], a[CookieHashAnnotation]
 	}
-	if again := mustBuild(t, b).StatefulSet.Spec.Template.Annotations[ConfigHashAnnotation]; again != base {
+	base, baseCookie := hashes(testInput(b))
+	if len(base) != 64 || len(baseCookie) != 16 {
+		t.Fatalf("hashes = %q, %q", base, baseCookie)
+	}
+	if again, _ := hashes(testInput(b)); again != base {
 		t.Error("hash is not deterministic")
 	}
+	if strings.Contains(baseCookie, testCookie) || baseCookie != cookieHash(testCookie) {
+		t.Errorf("cookie hash %q", baseCookie)
+	}
+
 	rotated := testInput(b)
 	rotated.Credentials.APISecret = "Rotated0123456789abcdefghijklmno"
-	objs, err := Build(rotated)
-	if err != nil {
-		t.Fatal(err)
+	if got, cookie := hashes(rotated); got == base || cookie != baseCookie {
+		t.Error("a new API secret must change the config hash and only it")
 	}
-	if objs.StatefulSet.Spec.Template.Annotations[ConfigHashAnnotation] == base {
-		t.Error("a new API secret must change the pod template")
+	dashboard := testInput(b)
+	dashboard.Credentials.DashboardPassword = "OtherDash0123456789abcdefghijklm"
+	if got, _ := hashes(dashboard); got != base {
+		t.Error("the dashboard password only seeds the database; it must not roll the pods")
+	}
+	cookie := testInput(b)
+	cookie.Cookie = "OtherCookie0123456789abcdefghijk"
+	if got, c := hashes(cookie); got != base || c == baseCookie {
+		t.Error("a new cookie must change the cookie hash and only it")
 	}
 	b.Spec.Managed.Replicas = ptrTo[int32](5)
-	if got := mustBuild(t, b).StatefulSet.Spec.Template.Annotations[ConfigHashAnnotation]; got != base {
+	if got, _ := hashes(testInput(b)); got != base {
 		t.Error("a replica change must not change the config hash")
 	}
+}
+
+// Pods are Ready only once the controller has seen their node join
+// ("Cluster membership").
+func TestReadinessGate(t *testing.T) {
+	forMatrix(t, func(t *testing.T, c matrixCase, objs *Objects) {
+		gates := objs.StatefulSet.Spec.Template.Spec.ReadinessGates
+		if len(gates) != 1 || gates[0].ConditionType != JoinedCondition {
+			t.Errorf("readiness gates = %+v, want %s", gates, JoinedCondition)
+		}
+		if s := objs.StatefulSet.Spec.UpdateStrategy; s.Type != "RollingUpdate" || s.RollingUpdate.MaxUnavailable != nil {
+			t.Errorf("update strategy = %+v, want one pod at a time", s)
+		}
+	})
 }
 
 func wantEnv(t *testing.T, c *corev1.Container, name, want string) {

@@ -7,10 +7,19 @@ import (
 
 // StatusPath answers 200 without authentication while the broker
 // application runs: on the management port 8081 for 4.x (not on the
-// dashboard port), on the dashboard port 18083 for 5.x (pitfall 2). It says
-// nothing about cluster membership (pitfall 7), which is why no readiness
-// gate is added here: the controller checks membership through the API.
+// dashboard port), on the dashboard port 18083 for 5.x. It says nothing
+// about cluster membership, and answers before EMQX's automatic join has
+// finished, so a pod is Ready only once the operator has also set the
+// JoinedCondition readiness gate (docs/internals/managed.md, "Cluster
+// membership").
 const StatusPath = "/status"
+
+// JoinedCondition is the pod condition the pods' readiness gate waits for.
+// The controller sets it to True once the pod's EMQX node is a running
+// member of the cluster the other Ready nodes are in. The StatefulSet's
+// rolling update, the PodDisruptionBudget and the client Service all go by
+// pod readiness, so none of them moves on while a node has not joined.
+const JoinedCondition = "mqtt.mqttoperator.io/joined"
 
 // probes returns startup, readiness and liveness probes for major.
 //

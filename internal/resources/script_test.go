@@ -97,8 +97,8 @@ func TestStartScript(t *testing.T) {
 				}
 				// The name must match NodeName, which the scale-down helpers parse.
 				b := testBroker(testVersion5, 3, false)
-				if NodeName(b, tc.wantDomain, 1) != "emqx@"+fqdn {
-					t.Errorf("NodeName = %s, script gave emqx@%s", NodeName(b, tc.wantDomain, 1), fqdn)
+				if nodeName(b, tc.wantDomain, 1) != "emqx@"+fqdn {
+					t.Errorf("NodeName = %s, script gave emqx@%s", nodeName(b, tc.wantDomain, 1), fqdn)
 				}
 			})
 		}

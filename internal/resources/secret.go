@@ -22,38 +22,35 @@ func bootstrapFileName(major string) string {
 
 func bootstrapPath(major string) string { return bootstrapDir + "/" + bootstrapFileName(major) }
 
-// Secret builds the credentials Secret. It has type kubernetes.io/basic-auth:
-// username and password are what the operator's driver authenticates with
-// (AppID/AppSecret on 4.x, API key/secret on 5.x), the same shape as an
-// external broker's credentials Secret. It also holds the EMQX bootstrap file
-// (key "bootstrap", one key:secret line, pitfall 1), the Erlang cookie and
+// buildSecret builds the credentials Secret. It has type
+// kubernetes.io/basic-auth: username and password are what the operator's
+// driver authenticates with (AppID/AppSecret on 4.x, API key/secret on
+// 5.x), the same shape as an external broker's credentials Secret. It also
+// holds the EMQX bootstrap file (key "bootstrap", one key:secret line) and
 // the dashboard password.
-func Secret(in Input) (*corev1.Secret, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	return buildSecret(in.Broker, in.Credentials), nil
-}
-
 func buildSecret(b *v1alpha1.MQTTBroker, c Credentials) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: secretMeta(b),
+		ObjectMeta: metav1.ObjectMeta{Name: CredentialsSecretName(b), Namespace: b.Namespace, Labels: secretLabels(b)},
 		Type:       corev1.SecretTypeBasicAuth,
 		Data: map[string][]byte{
 			SecretKeyUsername:          []byte(c.APIKey),
 			SecretKeyPassword:          []byte(c.APISecret),
 			SecretKeyBootstrap:         []byte(c.bootstrapFile()),
-			SecretKeyNodeCookie:        []byte(c.NodeCookie),
 			SecretKeyDashboardPassword: []byte(c.DashboardPassword),
 		},
 	}
 }
 
-// secretMeta labels the Secret so that the manager's cache, which holds
-// only Secrets with the watch label, sees it.
-func secretMeta(b *v1alpha1.MQTTBroker) metav1.ObjectMeta {
-	m := objectMeta(b, CredentialsSecretName(b))
-	m.Labels[v1alpha1.LabelWatch] = "true"
-	return m
+// buildCookieSecret builds the Secret of the Erlang cookie. It is immutable:
+// the cookie must stay what the running nodes started with, and it is never
+// regenerated while the Secret exists.
+func buildCookieSecret(b *v1alpha1.MQTTBroker, cookie string) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: CookieSecretName(b), Namespace: b.Namespace, Labels: secretLabels(b)},
+		Type:       corev1.SecretTypeOpaque,
+		Immutable:  ptrTo(true),
+		Data:       map[string][]byte{SecretKeyCookie: []byte(cookie)},
+	}
 }

@@ -8,16 +8,9 @@ import (
 	"github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
 
-// HeadlessService builds the StatefulSet's governing Service. It exists for
-// DNS only: the SRV records EMQX's dns discovery reads and the per-pod names
-// that are the node names (pitfall 5).
-func HeadlessService(in Input) (*corev1.Service, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	return buildHeadlessService(in.Broker), nil
-}
-
+// buildHeadlessService builds the StatefulSet's governing Service. It
+// exists for DNS only: the SRV records EMQX's dns discovery reads and the
+// per-pod names that are the node names.
 func buildHeadlessService(b *v1alpha1.MQTTBroker) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
@@ -25,8 +18,8 @@ func buildHeadlessService(b *v1alpha1.MQTTBroker) *corev1.Service {
 		Spec: corev1.ServiceSpec{
 			Type:      corev1.ServiceTypeClusterIP,
 			ClusterIP: corev1.ClusterIPNone,
-			// Nodes must find each other before they are Ready, or a
-			// restarting cluster never forms (pitfall 5).
+			// Nodes must find each other before they are Ready (which
+			// they become only after joining), or no cluster ever forms.
 			PublishNotReadyAddresses: true,
 			Selector:                 SelectorLabels(b),
 			// The cluster-internal ports: Erlang distribution (ekka) and
@@ -39,24 +32,18 @@ func buildHeadlessService(b *v1alpha1.MQTTBroker) *corev1.Service {
 	}
 }
 
-// ClientService builds the Service MQTT clients use: the MQTT listeners
-// only. Its type is spec.managed.serviceType. Only Ready pods receive
-// traffic. The management API has a Service of its own (APIService), so a
+// buildClientService builds the Service MQTT clients use: the MQTT
+// listeners only, the TLS ones only with spec.managed.tls. Its type is
+// spec.managed.serviceType. Only Ready pods, which have joined the cluster,
+// receive traffic. The management API has a Service of its own, so a
 // LoadBalancer for MQTT never exposes the API outside the cluster.
-func ClientService(in Input) (*corev1.Service, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	return buildClientService(in.Broker), nil
-}
-
 func buildClientService(b *v1alpha1.MQTTBroker) *corev1.Service {
 	t := b.Spec.Managed.ServiceType
 	if t == "" {
 		t = corev1.ServiceTypeClusterIP
 	}
 	var ports []corev1.ServicePort
-	for _, p := range mqttPorts() {
+	for _, p := range mqttPorts(b) {
 		ports = append(ports, servicePort(p.Name, p.ContainerPort))
 	}
 	return &corev1.Service{
@@ -70,16 +57,13 @@ func buildClientService(b *v1alpha1.MQTTBroker) *corev1.Service {
 	}
 }
 
-// APIService builds the ClusterIP Service of the management API (4.x: 8081
-// REST and 18083 dashboard; 5.x: 18083 for both), which the operator
-// reaches the broker through.
-func APIService(in Input) (*corev1.Service, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	return buildAPIService(in.Broker), nil
-}
-
+// buildAPIService builds the ClusterIP Service of the management API (4.x:
+// 8081 REST and 18083 dashboard; 5.x: 18083 for both), which the operator
+// reaches the broker through. It routes to pods that are not Ready too: a
+// pod becomes Ready only once the operator, through this Service, has seen
+// its node join the cluster (docs/internals/managed.md, "Cluster
+// membership"). MQTTUser, MQTTACL and MQTTBan objects write through it
+// only while the whole broker is Ready.
 func buildAPIService(b *v1alpha1.MQTTBroker) *corev1.Service {
 	var ports []corev1.ServicePort
 	for _, p := range apiPorts(b.Spec.Managed.MajorVersion()) {
@@ -89,9 +73,10 @@ func buildAPIService(b *v1alpha1.MQTTBroker) *corev1.Service {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: objectMeta(b, APIServiceName(b)),
 		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
-			Selector: SelectorLabels(b),
-			Ports:    ports,
+			Type:                     corev1.ServiceTypeClusterIP,
+			Selector:                 SelectorLabels(b),
+			Ports:                    ports,
+			PublishNotReadyAddresses: true,
 		},
 	}
 }
@@ -105,14 +90,19 @@ func servicePort(name string, port int32) corev1.ServicePort {
 	}
 }
 
-// mqttPorts are the listener ports EMQX opens by default.
-func mqttPorts() []corev1.ContainerPort {
-	return []corev1.ContainerPort{
+// mqttPorts are the MQTT listener ports: TCP and WebSocket always, TLS and
+// secure WebSocket only with a certificate of the user's.
+func mqttPorts(b *v1alpha1.MQTTBroker) []corev1.ContainerPort {
+	ports := []corev1.ContainerPort{
 		containerPort(PortNameMQTT, PortMQTT),
-		containerPort(PortNameMQTTS, PortMQTTS),
 		containerPort(PortNameWS, PortWS),
-		containerPort(PortNameWSS, PortWSS),
 	}
+	if b.Spec.Managed.TLS != nil {
+		ports = append(ports,
+			containerPort(PortNameMQTTS, PortMQTTS),
+			containerPort(PortNameWSS, PortWSS))
+	}
+	return ports
 }
 
 // apiPorts are the dashboard and, on 4.x, the management listener.
@@ -124,14 +114,9 @@ func apiPorts(major string) []corev1.ContainerPort {
 	return ports
 }
 
-// clientPorts are the MQTT listeners and the API ports.
-func clientPorts(major string) []corev1.ContainerPort {
-	return append(mqttPorts(), apiPorts(major)...)
-}
-
 // containerPorts are all ports of the EMQX container.
-func containerPorts(major string) []corev1.ContainerPort {
-	return append(clientPorts(major),
+func containerPorts(b *v1alpha1.MQTTBroker) []corev1.ContainerPort {
+	return append(append(mqttPorts(b), apiPorts(b.Spec.Managed.MajorVersion())...),
 		containerPort(PortNameEkka, PortEkka),
 		containerPort(PortNameGenRPC, PortGenRPC),
 	)

@@ -11,10 +11,16 @@ import (
 // ContainerName is the EMQX container of every pod.
 const ContainerName = "emqx"
 
-// DefaultImageRepository is used as <repository>:<version> unless spec.managed.image is set.
-const DefaultImageRepository = "emqx/emqx"
+// Default image repositories, used as <repository>:<version> unless
+// spec.managed.image is set: EMQX publishes 5.9 and later only as
+// emqx-enterprise (docs/internals/managed.md, "Licensing").
+const (
+	imageRepository           = "emqx/emqx"
+	enterpriseImageRepository = "emqx/emqx-enterprise"
+)
 
-// The image runs as user emqx, uid and gid 1000 (emqx-deploy.md §1.1, §2.1).
+// The images run as user emqx, uid and gid 1000 (their Dockerfiles create
+// the user and chown /opt/emqx to it).
 const emqxUID int64 = 1000
 
 // Volume names, and the directories the image expects them at. VolumeData is
@@ -24,29 +30,39 @@ const (
 	volumeLog       = "log"
 	volumeConfig    = "config"
 	volumeBootstrap = "bootstrap"
-	dataDir         = "/opt/emqx/data" // mnesia: users, rules, API keys (pitfall 8)
+	volumeTLS       = "tls"
+	volumeLicense   = "license"
+	dataDir         = "/opt/emqx/data" // mnesia: users, rules, API keys
 	logDir          = "/opt/emqx/log"
 )
 
-// StatefulSet builds the EMQX StatefulSet. Its pod template carries
-// ConfigHashAnnotation, so a change of the ConfigMap or Secret rolls the pods.
-func StatefulSet(in Input) (*appsv1.StatefulSet, error) {
-	if err := in.validate(); err != nil {
-		return nil, err
-	}
-	hash := configHash(buildConfigMap(in.Broker), buildSecret(in.Broker, in.Credentials))
-	return buildStatefulSet(in.Broker, hash), nil
-}
+// Where the TLS and license Secrets are mounted.
+const (
+	tlsDir          = "/opt/mqtt-operator/tls"
+	tlsCertPath     = tlsDir + "/" + corev1.TLSCertKey
+	tlsKeyPath      = tlsDir + "/" + corev1.TLSPrivateKeyKey
+	licenseDir      = "/opt/mqtt-operator/license"
+	licenseFileName = "license.key"
+	licensePath     = licenseDir + "/" + licenseFileName
+)
 
-// Image is the EMQX image of b: spec.managed.image, else emqx/emqx:<version>.
-func Image(b *v1alpha1.MQTTBroker) string {
-	if m := b.Spec.Managed; m.Image != "" {
+// image is the EMQX image of b: spec.managed.image, else the default
+// repository of its version.
+func image(b *v1alpha1.MQTTBroker) string {
+	m := b.Spec.Managed
+	if m.Image != "" {
 		return m.Image
 	}
-	return DefaultImageRepository + ":" + b.Spec.Managed.Version
+	repo := imageRepository
+	if v, ok := parseVersion(m.Version); ok && v.atLeast(5, 9, 0) {
+		repo = enterpriseImageRepository
+	}
+	return repo + ":" + m.Version
 }
 
-func buildStatefulSet(b *v1alpha1.MQTTBroker, hash string) *appsv1.StatefulSet {
+// buildStatefulSet builds the EMQX StatefulSet. Its pod template carries
+// the config and cookie hashes (ConfigHashAnnotation, CookieHashAnnotation).
+func buildStatefulSet(b *v1alpha1.MQTTBroker, hashes podHashes) *appsv1.StatefulSet {
 	m := b.Spec.Managed
 	sts := &appsv1.StatefulSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
@@ -56,20 +72,24 @@ func buildStatefulSet(b *v1alpha1.MQTTBroker, hash string) *appsv1.StatefulSet {
 			Selector:    &metav1.LabelSelector{MatchLabels: SelectorLabels(b)},
 			ServiceName: HeadlessServiceName(b),
 			// With OrderedReady a full restart on volumes deadlocks: every
-			// node waits for its peers' tables (pitfall 6).
+			// node waits for its peers' tables before it serves /status
+			// (docs/internals/managed.md, "Rollouts and restarts").
 			PodManagementPolicy: appsv1.ParallelPodManagement,
+			// One pod at a time, each only once Ready, which with the
+			// readiness gate means joined.
 			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{
 				Type:          appsv1.RollingUpdateStatefulSetStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptrTo[int32](0)},
 			},
-			Template: podTemplate(b, hash),
+			Template: podTemplate(b, hashes),
 		},
 	}
 	if m.Storage != nil {
 		sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{dataClaim(b)}
 		// A removed ordinal's volume holds mnesia data for a node name that
-		// a later scale-up would reuse: drop it on scale-down (pitfall 8).
-		// Deleting the broker keeps the data.
+		// a later scale-up would reuse: drop it on scale-down
+		// (docs/internals/managed.md, "Scaling down"). Deleting the broker
+		// keeps the data.
 		sts.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
 			WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
 			WhenScaled:  appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
@@ -94,9 +114,21 @@ func dataClaim(b *v1alpha1.MQTTBroker) corev1.PersistentVolumeClaim {
 	}
 }
 
-func podTemplate(b *v1alpha1.MQTTBroker, hash string) corev1.PodTemplateSpec {
+func podTemplate(b *v1alpha1.MQTTBroker, hashes podHashes) corev1.PodTemplateSpec {
 	m := b.Spec.Managed
 	major := m.MajorVersion()
+	mounts := []corev1.VolumeMount{
+		{Name: VolumeData, MountPath: dataDir},
+		{Name: volumeLog, MountPath: logDir},
+		{Name: volumeConfig, MountPath: configDir, ReadOnly: true},
+		{Name: volumeBootstrap, MountPath: bootstrapDir, ReadOnly: true},
+	}
+	if m.TLS != nil {
+		mounts = append(mounts, corev1.VolumeMount{Name: volumeTLS, MountPath: tlsDir, ReadOnly: true})
+	}
+	if m.LicenseSecretRef != nil {
+		mounts = append(mounts, corev1.VolumeMount{Name: volumeLicense, MountPath: licenseDir, ReadOnly: true})
+	}
 	startup, readiness, liveness := probes(major)
 	affinity := m.Affinity.DeepCopy()
 	if affinity == nil && len(m.TopologySpreadConstraints) == 0 {
@@ -104,35 +136,37 @@ func podTemplate(b *v1alpha1.MQTTBroker, hash string) corev1.PodTemplateSpec {
 	}
 	container := corev1.Container{
 		Name:            ContainerName,
-		Image:           Image(b),
+		Image:           image(b),
 		ImagePullPolicy: m.ImagePullPolicy,
 		// The start script derives the node name, then execs the image's
 		// entrypoint with the image's default command.
-		Command:         []string{"/bin/sh", startPath},
-		Args:            []string{"/opt/emqx/bin/emqx", "foreground"},
-		Ports:           containerPorts(major),
-		Env:             containerEnv(b),
-		Resources:       *m.Resources.DeepCopy(),
-		StartupProbe:    startup,
-		ReadinessProbe:  readiness,
-		LivenessProbe:   liveness,
-		SecurityContext: containerSecurityContext(),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: VolumeData, MountPath: dataDir},
-			{Name: volumeLog, MountPath: logDir},
-			{Name: volumeConfig, MountPath: configDir, ReadOnly: true},
-			{Name: volumeBootstrap, MountPath: bootstrapDir, ReadOnly: true},
-		},
+		Command:                  []string{"/bin/sh", startPath},
+		Args:                     []string{"/opt/emqx/bin/emqx", "foreground"},
+		Ports:                    containerPorts(b),
+		Env:                      containerEnv(b),
+		Resources:                *m.Resources.DeepCopy(),
+		StartupProbe:             startup,
+		ReadinessProbe:           readiness,
+		LivenessProbe:            liveness,
+		SecurityContext:          containerSecurityContext(),
+		VolumeMounts:             mounts,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
-			Labels:      CommonLabels(b),
-			Annotations: map[string]string{ConfigHashAnnotation: hash},
+			Labels: commonLabels(b),
+			Annotations: map[string]string{
+				ConfigHashAnnotation: hashes.config,
+				CookieHashAnnotation: hashes.cookie,
+			},
 		},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{container},
 			Volumes:    volumes(b),
+			// Ready means joined, not just started: the controller sets
+			// the condition (docs/internals/managed.md, "Cluster
+			// membership").
+			ReadinessGates: []corev1.PodReadinessGate{{ConditionType: JoinedCondition}},
 			// Service links would inject variables such as EMQX_PORT for a
 			// Service named emqx, and EMQX reads every EMQX_* variable as
 			// configuration.
@@ -158,12 +192,16 @@ func volumes(b *v1alpha1.MQTTBroker) []corev1.Volume {
 			LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(b)},
 			DefaultMode:          ptrTo[int32](0o444),
 		}}},
-		// Only the bootstrap file, group-readable for fsGroup 1000 (pitfall 1).
-		{Name: volumeBootstrap, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName:  CredentialsSecretName(b),
-			Items:       []corev1.KeyToPath{{Key: SecretKeyBootstrap, Path: bootstrapFileName(major)}},
-			DefaultMode: ptrTo[int32](0o440),
-		}}},
+		// Only the bootstrap file, group-readable for fsGroup 1000.
+		secretVolume(volumeBootstrap, CredentialsSecretName(b), corev1.KeyToPath{Key: SecretKeyBootstrap, Path: bootstrapFileName(major)}),
+	}
+	if t := b.Spec.Managed.TLS; t != nil {
+		vols = append(vols, secretVolume(volumeTLS, t.SecretName,
+			corev1.KeyToPath{Key: corev1.TLSCertKey, Path: corev1.TLSCertKey},
+			corev1.KeyToPath{Key: corev1.TLSPrivateKeyKey, Path: corev1.TLSPrivateKeyKey}))
+	}
+	if l := b.Spec.Managed.LicenseSecretRef; l != nil {
+		vols = append(vols, secretVolume(volumeLicense, l.Name, corev1.KeyToPath{Key: l.Key, Path: licenseFileName}))
 	}
 	if b.Spec.Managed.Storage == nil {
 		// Without storage the data dies with the pod; users and rules
@@ -188,9 +226,22 @@ func podSecurityContext() *corev1.PodSecurityContext {
 	}
 }
 
+// secretVolume projects keys of a Secret, group-readable for fsGroup 1000.
+// Without subPath the kubelet keeps the files up to date when the Secret
+// changes.
+func secretVolume(name, secret string, items ...corev1.KeyToPath) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName:  secret,
+		Items:       items,
+		DefaultMode: ptrTo[int32](0o440),
+	}}}
+}
+
 // containerSecurityContext is the container part of the "restricted"
-// standard. The root filesystem stays writable: the 4.x entrypoint rewrites
-// etc/emqx.conf at every start.
+// standard. The root filesystem stays writable: the 4.4 entrypoint writes
+// /opt/emqx/tmpfile (its working directory) whenever it edits
+// data/loaded_plugins, and both versions' start scripts write under
+// /opt/emqx (docs/internals/managed.md, "What the entrypoints write").
 func containerSecurityContext() *corev1.SecurityContext {
 	return &corev1.SecurityContext{
 		RunAsNonRoot:             ptrTo(true),

@@ -9,10 +9,10 @@ import (
 	"github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
 
-// ValidateSpec checks what the CRD schema cannot: that the broker's name
-// fits the derived object names, that the version is one this package can
-// configure, that the user env touches nothing the operator relies on, and
-// that a 5.9+ cluster has a license. Every failure is a *SpecError.
+// ValidateSpec checks what the CRD schema cannot (the user env touches
+// nothing the operator relies on) and, again, what it checks at admission
+// (name, version, license), for objects stored before those rules. Every
+// failure is a *SpecError.
 func ValidateSpec(b *v1alpha1.MQTTBroker) error {
 	if b == nil || b.Spec.Managed == nil {
 		return specErrorf("spec.managed", "must be set to build a managed broker")
@@ -32,24 +32,30 @@ func ValidateSpec(b *v1alpha1.MQTTBroker) error {
 	if r := replicas(m); r < 1 {
 		return specErrorf("spec.managed.replicas", "must be at least 1, got %d", r)
 	}
-	if err := ValidateEnv(m.Env, m.MajorVersion()); err != nil {
+	if err := validateEnv(m.Env, m.MajorVersion()); err != nil {
 		return err
 	}
-	if replicas(m) > 1 && needsLicenseForCluster(m) && !hasEnv(m.Env, EnvLicenseKey) {
+	if replicas(m) > 1 && licenseLimited(m) && m.LicenseSecretRef == nil {
 		return specErrorf("spec.managed.replicas",
-			"EMQX %s runs a single node without a license: set %s in spec.managed.env or use replicas: 1 (or a version before 5.9)",
-			m.Version, EnvLicenseKey)
+			"EMQX %s runs a single node without a license: set spec.managed.licenseSecretRef, use replicas: 1, or choose a version before 5.9",
+			m.Version)
+	}
+	if m.LicenseSecretRef != nil && m.MajorVersion() != Major5 {
+		return specErrorf("spec.managed.licenseSecretRef", "applies to EMQX 5 only")
 	}
 	return nil
 }
 
-// validate checks the whole input; every exported builder calls it.
+// validate checks the whole input; Build calls it.
 func (in Input) validate() error {
 	if err := ValidateSpec(in.Broker); err != nil {
 		return err
 	}
 	if err := in.Credentials.Validate(); err != nil {
 		return fmt.Errorf("credentials: %w", err)
+	}
+	if err := validateCookie(in.Cookie); err != nil {
+		return fmt.Errorf("cookie: %w", err)
 	}
 	return nil
 }

@@ -15,7 +15,10 @@ import (
 // k8s.io/kubernetes and the restricted Pod Security check were also run
 // against these objects out of tree; this keeps the essentials in CI.)
 func TestObjectsValidForAPIServer(t *testing.T) {
-	brokers := map[string]*v1alpha1.MQTTBroker{"v5-all-fields": fullBroker()}
+	brokers := map[string]*v1alpha1.MQTTBroker{}
+	for _, g := range extraGoldenCases() {
+		brokers[g.name] = g.broker
+	}
 	for _, c := range matrix() {
 		brokers[c.name] = testBroker(c.version, c.replicas, c.storage)
 	}
@@ -88,7 +91,7 @@ func TestObjectsValidForAPIServer(t *testing.T) {
 					t.Errorf("volume name %q invalid or duplicate: %v", v.Name, errs)
 				}
 				volumes[v.Name] = true
-				if v.Secret != nil {
+				if v.Secret != nil && v.Secret.SecretName == objs.Secret.Name {
 					for _, it := range v.Secret.Items {
 						if _, ok := objs.Secret.Data[it.Key]; !ok {
 							t.Errorf("volume %s projects missing Secret key %s", v.Name, it.Key)
@@ -128,9 +131,11 @@ func TestObjectsValidForAPIServer(t *testing.T) {
 				if e.ValueFrom != nil && e.Value != "" {
 					t.Errorf("env %s has both value and valueFrom", e.Name)
 				}
-				if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil && ref.SecretKeyRef.Name == objs.Secret.Name {
-					if _, ok := objs.Secret.Data[ref.SecretKeyRef.Key]; !ok {
-						t.Errorf("env %s refers to missing Secret key %s", e.Name, ref.SecretKeyRef.Key)
+				for _, sec := range []*corev1.Secret{objs.Secret, objs.CookieSecret} {
+					if ref := e.ValueFrom; ref != nil && ref.SecretKeyRef != nil && ref.SecretKeyRef.Name == sec.Name {
+						if _, ok := sec.Data[ref.SecretKeyRef.Key]; !ok {
+							t.Errorf("env %s refers to missing Secret key %s/%s", e.Name, sec.Name, ref.SecretKeyRef.Key)
+						}
 					}
 				}
 			}
@@ -154,7 +159,7 @@ func checkMeta(t *testing.T, kind string, o metav1.Object) {
 	if o.GetNamespace() == "" {
 		t.Errorf("%s %s has no namespace", kind, o.GetName())
 	}
-	if o.GetLabels()[LabelManagedBy] != ManagedBy {
+	if o.GetLabels()[v1alpha1.LabelManagedBy] != v1alpha1.ManagedByValue {
 		t.Errorf("%s %s lacks the common labels", kind, o.GetName())
 	}
 	checkLabels(t, kind, o.GetLabels())

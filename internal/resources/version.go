@@ -43,6 +43,8 @@ func (v version) atLeast(major, minor, patch int) bool {
 }
 
 // checkVersion refuses versions this package cannot configure correctly.
+// The CRD refuses the same at admission (CEL on spec.managed.version);
+// this catches objects stored before those rules existed.
 func checkVersion(m *v1alpha1.ManagedBroker) error {
 	const field = "spec.managed.version"
 	v, ok := parseVersion(m.Version)
@@ -52,20 +54,25 @@ func checkVersion(m *v1alpha1.ManagedBroker) error {
 	switch v.major {
 	case 4:
 		// The bootstrap apps file is the only way to get API credentials
-		// that survive an existing data directory (pitfall 1); it exists
-		// from 4.4.11.
+		// that survive an existing data directory; it exists from 4.4.11
+		// (docs/internals/managed.md, "API credentials").
 		if v.minor != 4 || !v.atLeast(4, 4, 11) {
 			return specErrorf(field, "EMQX %s is not supported: 4.x needs 4.4.11 or later 4.4 (management.bootstrap_apps_file)", m.Version)
 		}
 	case 5:
+		// api_key.bootstrap_file first appears in 5.0.14.
+		if !v.atLeast(5, 0, 14) {
+			return specErrorf(field, "EMQX %s is not supported: 5.x needs 5.0.14 or later (api_key.bootstrap_file)", m.Version)
+		}
 	default:
 		return specErrorf(field, "EMQX %s is not supported: the major version must be 4 or 5", m.Version)
 	}
 	return nil
 }
 
-// needsLicenseForCluster is pitfall 9: from 5.9 EMQX clusters only with a license key.
-func needsLicenseForCluster(m *v1alpha1.ManagedBroker) bool {
+// licenseLimited reports whether m's version runs a single node without a
+// license: EMQX 5.9 and later (docs/internals/managed.md, "Licensing").
+func licenseLimited(m *v1alpha1.ManagedBroker) bool {
 	v, ok := parseVersion(m.Version)
 	return ok && v.atLeast(5, 9, 0)
 }

@@ -4,15 +4,13 @@ import (
 	"runtime"
 )
 
-// /metrics, /stats, /brokers and /nodes (EMQX 4.4).
+// /metrics, /stats and /brokers (EMQX 4.4); /nodes is in api_v4_nodes.go.
 
 func init() {
 	v4handle("GET", "metrics", "List metrics of all nodes", (*Broker).v4Metrics)
 	v4handle("GET", "stats", "List stats of all nodes", (*Broker).v4Stats)
 	v4handle("GET", "brokers", "List brokers", (*Broker).v4Brokers)
 	v4handle("GET", "brokers/:node", "Lookup a broker", onNode((*Broker).v4Broker))
-	v4handle("GET", "nodes", "List nodes", (*Broker).v4Nodes)
-	v4handle("GET", "nodes/:node", "Lookup a node", onNode((*Broker).v4Node))
 	v4handle("GET", "nodes/:node/metrics", "Metrics of a node", onNode((*Broker).v4NodeMetrics))
 	v4handle("GET", "nodes/:node/stats", "Stats of a node", onNode((*Broker).v4NodeStats))
 }
@@ -55,6 +53,3 @@ func (b *Broker) v4NodeInfo() map[string]any {
 	}
 	return m
 }
-
-func (b *Broker) v4Nodes(*v4call) response { return v4Data([]map[string]any{b.v4NodeInfo()}) }
-func (b *Broker) v4Node(*v4call) response  { return v4Data(b.v4NodeInfo()) }

@@ -5,13 +5,11 @@ import (
 	"runtime"
 )
 
-// /metrics, /stats, /nodes and /status (EMQX 5.8).
+// /metrics, /stats and /status (EMQX 5.8); /nodes is in api_v5_nodes.go.
 
 func init() {
 	v5handle("GET", "metrics", false, (*Broker).v5Metrics)
 	v5handle("GET", "stats", false, (*Broker).v5Stats)
-	v5handle("GET", "nodes", false, (*Broker).v5Nodes)
-	v5handle("GET", "nodes/:node", false, (*Broker).v5Node)
 	v5routes = append(v5routes, v5route{method: "GET", pattern: splitPattern("status"), public: true,
 		handle: func(b *Broker, c *v5call) response { return b.statusReply(c.r) }})
 }
@@ -55,15 +53,6 @@ func (b *Broker) v5NodeInfo() map[string]any {
 		"load1": 0.0, "load5": 0.0, "load15": 0.0, "role": "core", "edition": "Opensource",
 		"sys_path": "/opt/emqx", "log_path": "/opt/emqx/log",
 	}
-}
-
-func (b *Broker) v5Nodes(*v5call) response { return v5JSON(http.StatusOK, []any{b.v5NodeInfo()}) }
-
-func (b *Broker) v5Node(c *v5call) response {
-	if c.vars["node"] != nodeName {
-		return v5Err(http.StatusNotFound, "NOT_FOUND", "node_not_found")
-	}
-	return v5JSON(http.StatusOK, b.v5NodeInfo())
 }
 
 // statusReply is the unauthenticated health text (or JSON with

@@ -83,6 +83,7 @@ type Broker struct {
 	faults   faults
 	sessions sessions
 	statMax  statMax
+	cluster  clusterState
 	mqtt     *mqtt.Server
 	tls      *tls.Config
 

@@ -18,7 +18,10 @@ func TestNodesAndForceLeave(t *testing.T) {
 		{"node":"emqx@e-2.e-headless.ns.svc.cluster.example","node_status":"stopped","version":"5.8.9"}]`))
 	s.On(http.MethodDelete, "/api/v5/cluster/emqx@e-2.e-headless.ns.svc.cluster.example/force_leave", brokertest.Reply{Status: 204})
 	s.On(http.MethodDelete, "/api/v5/cluster/emqx@gone/force_leave", brokertest.JSON(404, `{"code":"NOT_FOUND","message":"node not found"}`))
-	s.On(http.MethodDelete, "/api/v5/cluster/emqx@self/force_leave", brokertest.JSON(400, `{"code":"BAD_REQUEST","message":"cannot_kick_self"}`))
+	// EMQX answers a node that is not a member with 400 and ekka's reason
+	// (emqx_mgmt_api_cluster:force_leave/2).
+	s.On(http.MethodDelete, "/api/v5/cluster/emqx@departed/force_leave", brokertest.JSON(400, `{"code":"BAD_REQUEST","message":"node_not_in_cluster"}`))
+	s.On(http.MethodDelete, "/api/v5/cluster/emqx@self/force_leave", brokertest.JSON(400, `{"code":"BAD_REQUEST","message":"Can't leave self"}`))
 	c, _ := newTestClient(t, s)
 	ctx := context.Background()
 
@@ -35,6 +38,9 @@ func TestNodesAndForceLeave(t *testing.T) {
 	}
 	if err := c.ForceLeave(ctx, "emqx@gone"); err != nil {
 		t.Fatalf("ForceLeave of a node already gone: %v", err)
+	}
+	if err := c.ForceLeave(ctx, "emqx@departed"); err != nil {
+		t.Fatalf("ForceLeave of a node that is not a member any more: %v, want done", err)
 	}
 	err = c.ForceLeave(ctx, "emqx@self")
 	if broker.ClassOf(err) != broker.ClassRejected {

@@ -99,10 +99,24 @@ func MessageText(raw json.RawMessage) string {
 	return string(raw)
 }
 
-// NodeStatus is what both APIs report of a node for a health check.
+// NodeStatus is what both APIs report of a node for a health check and a
+// membership list.
 type NodeStatus struct {
+	Node       string `json:"node"`
 	Version    string `json:"version"`
 	NodeStatus string `json:"node_status"`
+}
+
+// Running reports whether the node's status says it runs.
+func (n NodeStatus) Running() bool { return strings.EqualFold(n.NodeStatus, "running") }
+
+// Members maps reported nodes to the domain's cluster members.
+func Members(nodes []NodeStatus) []broker.Node {
+	out := make([]broker.Node, 0, len(nodes))
+	for _, n := range nodes {
+		out = append(out, broker.Node{Name: n.Node, Running: n.Running()})
+	}
+	return out
 }
 
 // NodesInfo summarises nodes: the version is the first node's, and a node
@@ -114,7 +128,7 @@ func NodesInfo(nodes []NodeStatus) broker.Info {
 			info.Version = n.Version
 		}
 		info.Nodes++
-		if strings.EqualFold(n.NodeStatus, "running") {
+		if n.Running() {
 			info.RunningNodes++
 		}
 	}
