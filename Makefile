@@ -37,6 +37,10 @@ manifests: controller-gen ## Generate CRDs and RBAC from the markers.
 generate: controller-gen ## Generate DeepCopy methods.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
+.PHONY: docs
+docs: ## Generate docs/reference from the CRDs, config/argocd/argocd-cm.yaml, and the file= blocks in docs/.
+	$(GO) run ./hack/docsgen
+
 .PHONY: fmt
 fmt: ## gofmt every Go file.
 	$(GO) fmt ./...
@@ -53,12 +57,14 @@ lint: golangci-lint ## Run golangci-lint.
 test: manifests generate fmt vet envtest ## Run every test (and the Helm chart's) against a real kube-apiserver and the test broker.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 	cd hack/helmtest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+	cd hack/docstest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 
 .PHONY: verify
-verify: manifests generate fmt ## Fail when generated files, formatting or go.mod are stale.
+verify: manifests generate docs fmt ## Fail when generated files, docs, formatting or go.mod are stale.
 	$(GO) mod tidy
 	cd hack/envtest && $(GO) mod tidy
 	cd hack/helmtest && $(GO) mod tidy && $(GO) fmt ./...
+	cd hack/docstest && $(GO) mod tidy && $(GO) fmt ./...
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "verify: the tree is dirty after regenerating; commit the result:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
