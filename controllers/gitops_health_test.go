@@ -19,6 +19,15 @@ import (
 // healthScript is the Argo CD health check shipped in config/argocd.
 const healthScript = "../config/argocd/health.lua"
 
+func loadHealthScript(t *testing.T) string {
+	t.Helper()
+	script, err := argohealth.Load(healthScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
 // gitopsHealth is what Argo CD (through the shipped Lua) and Flux (through
 // kstatus) make of one object as the API server serves it.
 type gitopsHealth struct {
@@ -66,10 +75,7 @@ func (e *env) eventuallyHealth(script, kind, name string, argo argohealth.Status
 // Reconciling, Degraded/Failed when Stalled, with the broker's code in the
 // message.
 func TestGitOpsHealthOfOperatorObjects(t *testing.T) {
-	script, err := argohealth.Load(healthScript)
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := loadHealthScript(t)
 	// Two faults, as in TestBrokerRejectionStalls: the first look at a
 	// broker lists it, and a failed list falls back to reading the subject.
 	cases := []struct {
@@ -130,10 +136,7 @@ func TestGitOpsHealthOfOperatorObjects(t *testing.T) {
 // An MQTTUser asking for a superuser on the v4 API, which has none, is
 // Stalled with reason Unsupported without any broker call failing.
 func TestGitOpsHealthUnsupported(t *testing.T) {
-	script, err := argohealth.Load(healthScript)
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := loadHealthScript(t)
 	e := newEnv(t, broker.APIv4)
 	e.create(&mqttv1.MQTTUser{ObjectMeta: metav1.ObjectMeta{Name: "root"}, Spec: mqttv1.MQTTUserSpec{BrokerRef: e.ref(), Superuser: true}})
 	h := e.eventuallyHealth(script, "MQTTUser", "root", argohealth.Degraded, status.FailedStatus)
@@ -148,10 +151,7 @@ func TestGitOpsHealthUnsupported(t *testing.T) {
 // observing the generation that asked for it, so Flux sees the object as
 // in progress until it is resumed.
 func TestGitOpsHealthSuspended(t *testing.T) {
-	script, err := argohealth.Load(healthScript)
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := loadHealthScript(t)
 	e := newEnv(t, broker.APIv5)
 	e.create(&mqttv1.MQTTUser{ObjectMeta: metav1.ObjectMeta{Name: "paused"}, Spec: mqttv1.MQTTUserSpec{BrokerRef: e.ref()}})
 	e.eventuallyHealth(script, "MQTTUser", "paused", argohealth.Healthy, status.CurrentStatus)

@@ -58,18 +58,19 @@ if st == nil or st.observedGeneration == nil or st.observedGeneration < generati
   return hs
 end
 
-local stalled = find(conditions, "Stalled")
-if stalled ~= nil and stalled.status == "True" then
-  hs.status = "Degraded"
-  hs.message = describe(stalled)
-  return hs
+-- A True condition of this kind decides the health, with its reason and
+-- message; Stalled first, since a stalled object is not making progress.
+local function when(kind, status)
+  local c = find(conditions, kind)
+  if c ~= nil and c.status == "True" then
+    return {status = status, message = describe(c)}
+  end
+  return nil
 end
 
-local reconciling = find(conditions, "Reconciling")
-if reconciling ~= nil and reconciling.status == "True" then
-  hs.status = "Progressing"
-  hs.message = describe(reconciling)
-  return hs
+local verdict = when("Stalled", "Degraded") or when("Reconciling", "Progressing")
+if verdict ~= nil then
+  return verdict
 end
 
 local ready = find(conditions, "Ready")

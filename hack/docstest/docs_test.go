@@ -91,10 +91,7 @@ func yamlMode(b docblocks.Block) (string, error) {
 // parsed; Helm values are rendered with the chart and the result is
 // applied with a server-side dry run.
 func TestDocsYAMLBlocks(t *testing.T) {
-	script, err := argohealth.Load(filepath.Join(repoRoot, "config", "argocd", "health.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := loadHealthScript(t)
 	ctx := context.Background()
 	for _, p := range loadPages(t) {
 		t.Run(p.rel, func(t *testing.T) {

@@ -51,6 +51,16 @@ func newObject(kind, ns, name string, spec map[string]any) *unstructured.Unstruc
 	}}
 }
 
+// loadHealthScript reads the Argo CD health check shipped in config/argocd.
+func loadHealthScript(t *testing.T) string {
+	t.Helper()
+	script, err := argohealth.Load(filepath.Join(repoRoot, "config", "argocd", "health.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
 // observed is what GitOps tools make of an object as the API server served it.
 type observed struct {
 	kstatus *status.Result
@@ -96,10 +106,7 @@ func expectNotObserved(t *testing.T, script, how string, u *unstructured.Unstruc
 // Once the operator writes its status through the status subresource, as
 // the controllers do, the object is Current.
 func TestUnprocessedObjectsAreInProgress(t *testing.T) {
-	script, err := argohealth.Load(filepath.Join(repoRoot, "config", "argocd", "health.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := loadHealthScript(t)
 	ctx := context.Background()
 	ns := pageNamespace(t, "kstatus-unprocessed")
 	for _, k := range kinds {
@@ -175,10 +182,7 @@ func TestUnprocessedObjectsAreInProgress(t *testing.T) {
 // API server reads an object from etcd too, so an object stored before the
 // CRD had the default (an upgrade) also reads InProgress afterwards.
 func TestStatusDefaultAppliesToStoredObjects(t *testing.T) {
-	script, err := argohealth.Load(filepath.Join(repoRoot, "config", "argocd", "health.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	script := loadHealthScript(t)
 	ctx := context.Background()
 	ns := pageNamespace(t, "kstatus-upgrade")
 	const crdName = "mqttbans." + mqttGroup
