@@ -155,9 +155,12 @@ func moduleDir(modVersion string) (string, error) {
 	cmd.Dir = tmp // outside any module, so no go.mod or go.sum is touched
 	cmd.Env = append(os.Environ(), "GO111MODULE=on", "GOFLAGS=-mod=mod")
 	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w: %s", modVersion, err, out)
+	}
 	var info struct{ Dir, Error string }
-	if jerr := json.Unmarshal(out, &info); jerr != nil || info.Error != "" || info.Dir == "" {
-		return "", fmt.Errorf("go mod download %s: %v %s %s", modVersion, err, info.Error, out)
+	if err := json.Unmarshal(out, &info); err != nil || info.Error != "" || info.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: %s %s", modVersion, info.Error, out)
 	}
 	return info.Dir, nil
 }
