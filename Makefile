@@ -49,6 +49,10 @@ chart-files: ## Copy the CRDs, RBAC rules and alerts from config/ into the Helm 
 generate: controller-gen ## Generate DeepCopy methods.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
+.PHONY: docs
+docs: ## Generate docs/reference from the CRDs, config/argocd/argocd-cm.yaml, and the file= blocks in docs/.
+	$(GO) run ./hack/docsgen
+
 .PHONY: fmt
 fmt: ## gofmt every Go file.
 	$(GO) fmt ./...
@@ -61,17 +65,20 @@ vet: ## go vet.
 lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 	cd hack/helmtest && $(GOLANGCI_LINT) run ./...
+	cd hack/docstest && $(GOLANGCI_LINT) run ./...
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run every test (and the Helm chart's) against a real kube-apiserver and the test broker.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 	cd hack/helmtest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+	cd hack/docstest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 
 .PHONY: verify
-verify: manifests generate fmt ## Fail when generated files, formatting or go.mod are stale.
+verify: manifests generate docs fmt ## Fail when generated files, docs, formatting or go.mod are stale.
 	$(GO) mod tidy
 	cd hack/envtest && $(GO) mod tidy
 	cd hack/helmtest && $(GO) mod tidy && $(GO) fmt ./...
+	cd hack/docstest && $(GO) mod tidy && $(GO) fmt ./...
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "verify: the tree is dirty after regenerating; commit the result:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \

@@ -57,7 +57,10 @@ type BrokerResult struct {
 // CommonStatus is shared by every kind's status.
 type CommonStatus struct {
 	// ObservedGeneration is the metadata.generation the status describes.
+	// It is 0 until the operator first processes the object, so that tools
+	// reading health with kstatus (Flux) see a new object as in progress.
 	// +optional
+	// +kubebuilder:default=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Conditions: Ready, Reconciling and Stalled (kstatus), plus kind-specific ones.
 	// +optional

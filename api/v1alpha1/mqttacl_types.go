@@ -128,6 +128,10 @@ type MQTTACL struct {
 	// Spec is the desired state.
 	Spec MQTTACLSpec `json:"spec"`
 	// Status is what the operator observed and applied.
+	// It defaults to an empty object so that the API server fills in
+	// observedGeneration: 0 on a new object.
+	// +kubebuilder:default={}
+	// +optional
 	Status MQTTACLStatus `json:"status,omitempty"`
 }
 

@@ -91,6 +91,10 @@ type MQTTBan struct {
 	// Spec is the desired state.
 	Spec MQTTBanSpec `json:"spec"`
 	// Status is what the operator observed and applied.
+	// It defaults to an empty object so that the API server fills in
+	// observedGeneration: 0 on a new object.
+	// +kubebuilder:default={}
+	// +optional
 	Status MQTTBanStatus `json:"status,omitempty"`
 }
 

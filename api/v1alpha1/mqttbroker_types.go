@@ -252,6 +252,10 @@ type MQTTBroker struct {
 	// Spec is the desired state.
 	Spec MQTTBrokerSpec `json:"spec"`
 	// Status is what the operator observed and applied.
+	// It defaults to an empty object so that the API server fills in
+	// observedGeneration: 0 on a new object.
+	// +kubebuilder:default={}
+	// +optional
 	Status MQTTBrokerStatus `json:"status,omitempty"`
 }
 

@@ -128,6 +128,10 @@ type MQTTUser struct {
 	// Spec is the desired state.
 	Spec MQTTUserSpec `json:"spec"`
 	// Status is what the operator observed and applied.
+	// It defaults to an empty object so that the API server fills in
+	// observedGeneration: 0 on a new object.
+	// +kubebuilder:default={}
+	// +optional
 	Status MQTTUserStatus `json:"status,omitempty"`
 }
 
