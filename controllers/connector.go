@@ -9,14 +9,13 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
-	"github.com/mqttoperator/mqtt-operator/internal/resources"
+	"github.com/mqttoperator/mqtt-operator/internal/brokerconn"
 )
 
 // connector resolves MQTTBroker references and hands out broker clients,
@@ -111,70 +110,29 @@ func (k *connector) forgetByName(nn types.NamespacedName) {
 	k.mu.Unlock()
 }
 
-// configFor reads the connection settings of a broker: its spec and the
-// Secrets it references (external), or what the operator generated (managed).
+// configFor reads the connection settings of a broker, by the rules the
+// kubectl plugin follows too (brokerconn), through the operator's Secret
+// reader.
 func (k *connector) configFor(ctx context.Context, b *mqttv1.MQTTBroker) (broker.Config, error) {
-	cfg := broker.Config{Timeout: k.o.BrokerTimeout}
-	switch {
-	case b.Spec.External != nil:
-		ext := b.Spec.External
-		cfg.URL = ext.URL
-		cfg.APIVersion = broker.APIVersion(ext.APIVersion)
-		cfg.InsecureSkipVerify = ext.InsecureSkipVerify
-		user, pass, err := k.basicAuth(ctx, b.Namespace, ext.CredentialsSecretRef.Name)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Username, cfg.Password = user, pass
-		if ext.CASecretRef != nil {
-			ca, err := k.secretKey(ctx, b.Namespace, ext.CASecretRef.Name, ext.CASecretRef.Key)
-			if err != nil {
-				return cfg, err
-			}
-			cfg.CABundle = ca
-		}
-	case b.Spec.Managed != nil:
-		cfg.URL = resources.APIURL(b)
-		cfg.APIVersion = broker.APIVersion(b.Spec.Managed.APIVersion())
-		user, pass, err := k.basicAuth(ctx, b.Namespace, resources.CredentialsSecretName(b))
-		if err != nil {
-			return cfg, err
-		}
-		cfg.Username, cfg.Password = user, pass
-	default:
-		return cfg, stalled(mqttv1.ReasonInvalidSpec, "spec must set managed or external")
-	}
-	return cfg, nil
+	cfg, err := brokerconn.Config(ctx, k.secrets, b)
+	cfg.Timeout = k.o.BrokerTimeout
+	return cfg, asStall(err)
 }
 
-func (k *connector) basicAuth(ctx context.Context, ns, name string) (string, string, error) {
-	s, err := k.secrets.get(ctx, ns, name)
-	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return "", "", stalled(mqttv1.ReasonSecretNotFound, "credentials Secret %s/%s not found", ns, name)
-		}
-		return "", "", fmt.Errorf("get Secret %s/%s: %w", ns, name, err)
-	}
-	user, pass := string(s.Data[corev1.BasicAuthUsernameKey]), string(s.Data[corev1.BasicAuthPasswordKey])
-	if user == "" || pass == "" {
-		return "", "", stalled(mqttv1.ReasonSecretInvalid, "credentials Secret %s/%s must have non-empty %q and %q keys", ns, name, corev1.BasicAuthUsernameKey, corev1.BasicAuthPasswordKey)
-	}
-	return user, pass, nil
-}
-
+// secretKey reads one key of a Secret a spec references.
 func (k *connector) secretKey(ctx context.Context, ns, name, key string) ([]byte, error) {
-	s, err := k.secrets.get(ctx, ns, name)
-	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, stalled(mqttv1.ReasonSecretNotFound, "Secret %s/%s not found", ns, name)
-		}
-		return nil, fmt.Errorf("get Secret %s/%s: %w", ns, name, err)
+	v, err := brokerconn.SecretKey(ctx, k.secrets, ns, name, key)
+	return v, asStall(err)
+}
+
+// asStall turns a connection setting that cannot be read until something
+// changes into a stall with its reason.
+func asStall(err error) error {
+	var ce *brokerconn.Error
+	if errors.As(err, &ce) {
+		return stalled(ce.Reason, "%s", ce.Message)
 	}
-	v, ok := s.Data[key]
-	if !ok || len(v) == 0 {
-		return nil, stalled(mqttv1.ReasonSecretInvalid, "Secret %s/%s has no key %q", ns, name, key)
-	}
-	return v, nil
+	return err
 }
 
 // configKey identifies a configuration without keeping the secret in the

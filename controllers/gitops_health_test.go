@@ -147,9 +147,9 @@ func TestGitOpsHealthUnsupported(t *testing.T) {
 
 // spec.suspend shows as Suspended in Argo CD once the operator has
 // acknowledged it, and resuming brings the object back to Healthy. kstatus
-// has no suspended state: the operator acknowledges suspend without
-// observing the generation that asked for it, so Flux sees the object as
-// in progress until it is resumed.
+// has no suspended state: the operator observes the generation that asked
+// for suspension, so Flux sees a settled object rather than one that never
+// finishes.
 func TestGitOpsHealthSuspended(t *testing.T) {
 	script := loadHealthScript(t)
 	e := newEnv(t, broker.APIv5)
@@ -157,7 +157,7 @@ func TestGitOpsHealthSuspended(t *testing.T) {
 	e.eventuallyHealth(script, "MQTTUser", "paused", argohealth.Healthy, status.CurrentStatus)
 	var u mqttv1.MQTTUser
 	e.update(&u, "paused", func() { u.Spec.Suspend = true })
-	h := e.eventuallyHealth(script, "MQTTUser", "paused", argohealth.Suspended, status.InProgressStatus)
+	h := e.eventuallyHealth(script, "MQTTUser", "paused", argohealth.Suspended, status.CurrentStatus)
 	if !strings.HasPrefix(h.argo.Message, mqttv1.ReasonSuspended+": ") {
 		t.Errorf("Argo CD message %q, want the Suspended condition", h.argo.Message)
 	}

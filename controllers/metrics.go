@@ -33,7 +33,7 @@ var (
 		"Objects by kind and status: ready (Ready at their generation), stalled (retrying cannot help), suspended (spec.suspend), progressing (anything else).",
 		[]string{"kind", "status"}, nil)
 	brokerReadyDesc = prometheus.NewDesc("mqtt_operator_broker_ready",
-		"1 when the MQTTBroker is Ready (its API answers with valid credentials), else 0.", []string{"namespace", "name"}, nil)
+		"1 when the MQTTBroker is Ready (its API answers with valid credentials), or suspended after being Ready; else 0.", []string{"namespace", "name"}, nil)
 )
 
 // Object statuses of the mqtt_operator_objects gauge.
@@ -88,7 +88,7 @@ func (c objectCollector) Collect(ch chan<- prometheus.Metric) {
 			counts[objectStatus(obj, st)]++
 			if b, ok := o.(*mqttv1.MQTTBroker); ok {
 				ready := 0.0
-				if st.IsReady(b.Generation) {
+				if b.UsableByDependents() {
 					ready = 1
 				}
 				ch <- prometheus.MustNewConstMetric(brokerReadyDesc, prometheus.GaugeValue, ready, b.Namespace, b.Name)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -60,7 +59,7 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, err
 	}
 	before := b.DeepCopy()
-	apimeta.RemoveStatusCondition(&b.Status.Conditions, mqttv1.ConditionSuspended)
+	setSuspended(&b.Status.CommonStatus, b.Generation, false)
 	var err error
 	if b.Spec.Managed != nil {
 		b.Status.Mode = "Managed"
@@ -106,8 +105,7 @@ func (r *MQTTBrokerReconciler) suspend(ctx context.Context, b *mqttv1.MQTTBroker
 		}
 	}
 	before := b.DeepCopy()
-	apimeta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{Type: mqttv1.ConditionSuspended, Status: metav1.ConditionTrue,
-		Reason: mqttv1.ReasonSuspended, Message: "spec.suspend is true: the operator changes nothing of this broker", ObservedGeneration: b.Generation})
+	setSuspended(&b.Status.CommonStatus, b.Generation, true)
 	return res, patchStatus(ctx, r.Client, b, before)
 }
 

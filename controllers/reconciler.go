@@ -352,13 +352,19 @@ func settled(o brokerObject) bool {
 		o.GetDeletionTimestamp().IsZero() && !o.IsSuspended()
 }
 
-// setSuspended shows spec.suspend in the status; the other conditions keep
-// what was last observed.
+// setSuspended shows spec.suspend in the status. Suspension is a state the
+// operator has reached for the generation that asked for it, so it observes
+// that generation and drops Reconciling: GitOps tools waiting on the object
+// (kstatus has no suspended state) would otherwise wait for as long as it
+// is suspended. Ready and Stalled keep what was last observed, and
+// Suspended says that changes are not being applied.
 func setSuspended(st *mqttv1.CommonStatus, gen int64, on bool) {
 	if !on {
 		apimeta.RemoveStatusCondition(&st.Conditions, mqttv1.ConditionSuspended)
 		return
 	}
+	st.ObservedGeneration = gen
+	apimeta.RemoveStatusCondition(&st.Conditions, mqttv1.ConditionReconciling)
 	apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: mqttv1.ConditionSuspended, Status: metav1.ConditionTrue,
 		Reason: mqttv1.ReasonSuspended, Message: "spec.suspend is true: the operator changes nothing on the broker for this object", ObservedGeneration: gen})
 }

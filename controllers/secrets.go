@@ -25,6 +25,26 @@ type secretReader struct {
 	direct client.Reader
 }
 
+// Get makes the reader a client.Reader: Secrets are read as get does, the
+// rest from the cache.
+func (r *secretReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	s, ok := obj.(*corev1.Secret)
+	if !ok {
+		return r.cached.Get(ctx, key, obj, opts...)
+	}
+	got, err := r.get(ctx, key.Namespace, key.Name)
+	if err != nil {
+		return err
+	}
+	*s = *got
+	return nil
+}
+
+// List lists from the cache.
+func (r *secretReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	return r.cached.List(ctx, list, opts...)
+}
+
 // get returns the Secret, from the cache when it is labelled.
 func (r *secretReader) get(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 	var s corev1.Secret

@@ -49,7 +49,7 @@ func Config(ctx context.Context, c client.Reader, b *mqttv1.MQTTBroker) (broker.
 		}
 		cfg.Username, cfg.Password = user, pass
 		if ext.CASecretRef != nil {
-			ca, err := secretKey(ctx, c, b.Namespace, ext.CASecretRef.Name, ext.CASecretRef.Key)
+			ca, err := SecretKey(ctx, c, b.Namespace, ext.CASecretRef.Name, ext.CASecretRef.Key)
 			if err != nil {
 				return cfg, err
 			}
@@ -94,7 +94,9 @@ func basicAuth(ctx context.Context, c client.Reader, ns, name string) (string, s
 	return user, pass, nil
 }
 
-func secretKey(ctx context.Context, c client.Reader, ns, name, key string) ([]byte, error) {
+// SecretKey reads one non-empty key of a Secret; a missing Secret or key
+// is an *Error.
+func SecretKey(ctx context.Context, c client.Reader, ns, name, key string) ([]byte, error) {
 	s, err := getSecret(ctx, c, ns, name)
 	if err != nil {
 		return nil, err
