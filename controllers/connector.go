@@ -175,3 +175,14 @@ func (k *connector) acquire(ctx context.Context, b *mqttv1.MQTTBroker) (release 
 		return nil, ctx.Err()
 	}
 }
+
+// brokerCalls prepares a reconcile's calls to b: one of b's slots, and the
+// time bound of callTimeout. done releases both.
+func (k *connector) brokerCalls(ctx context.Context, b *mqttv1.MQTTBroker) (context.Context, func(), error) {
+	release, err := k.acquire(ctx, b)
+	if err != nil {
+		return ctx, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, k.callTimeout())
+	return ctx, func() { cancel(); release() }, nil
+}

@@ -110,13 +110,11 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	if err != nil {
 		return err
 	}
-	release, err := r.conns.acquire(ctx, b)
+	ctx, done, err := r.conns.brokerCalls(ctx, b)
 	if err != nil {
 		return err
 	}
-	defer release()
-	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
-	defer cancel()
+	defer done()
 	// An explicit request to reconcile (kubectl mqtt reconcile) looks at
 	// the broker itself.
 	st := obj.GetCommonStatus()
@@ -313,13 +311,11 @@ func (r *reconciler[T, S]) removeFromBroker(ctx context.Context, obj T) error {
 	if err != nil {
 		return err
 	}
-	release, err := r.conns.acquire(ctx, b)
+	ctx, done, err := r.conns.brokerCalls(ctx, b)
 	if err != nil {
 		return err
 	}
-	defer release()
-	ctx, cancel := context.WithTimeout(ctx, r.conns.callTimeout())
-	defer cancel()
+	defer done()
 	if err := r.kind.remove(ctx, cl, obj); err != nil {
 		return fmt.Errorf("remove %s from the broker: %w", c.what, err)
 	}
