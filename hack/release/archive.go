@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/gzip"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	// klauspost's gzip writes the same format as compress/gzip at about
+	// 2.5 times the speed, for archives 3% larger; it is deterministic too.
+	"github.com/klauspost/compress/gzip"
 )
 
 // entry is one file or directory of an archive this tool writes. Owner is

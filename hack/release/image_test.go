@@ -188,7 +188,7 @@ func checkImage(t *testing.T, img v1.Image, arch string) v1.Hash {
 	if cf.OS != "linux" || cf.Architecture != arch {
 		t.Errorf("%s: config is for %s/%s", arch, cf.OS, cf.Architecture)
 	}
-	if want, _ := time.Parse(time.RFC3339, testDate); !cf.Created.Time.Equal(want) {
+	if want, _ := time.Parse(time.RFC3339, testDate); !cf.Created.Equal(want) {
 		t.Errorf("%s: created %s, want the commit's time %s", arch, cf.Created.Time, want)
 	}
 	want := v1.Config{User: "65532:65532", Entrypoint: []string{"/manager"}, WorkingDir: "/", Labels: wantLabels}
