@@ -149,6 +149,10 @@ cross-plugin: ## Cross-compile kubectl-mqtt for PLUGIN_PLATFORMS into RELEASE_BI
 image: cross-manager ## Build the multi-platform image into $(DIST)/mqtt-operator-image.tar, without Docker or network.
 	cd hack/release && $(GO) run . image $(RELEASE_ARGS) --out '$(abspath $(DIST))/mqtt-operator-image.tar'
 
+.PHONY: release-prep
+release-prep: ## Write VERSION into the chart and config/manager, for the release commit: make release-prep VERSION=v0.2.0.
+	cd hack/release && $(GO) run . prepare --version '$(VERSION)' --repo-root '$(CURDIR)'
+
 .PHONY: release
 release: cross-manager cross-plugin ## Write every release artifact into $(DIST): make release VERSION=v0.2.0.
 	cd hack/release && $(GO) run . release $(RELEASE_ARGS) --repo-root '$(CURDIR)' --dist '$(abspath $(DIST))'

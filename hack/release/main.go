@@ -1,10 +1,12 @@
 // Command release builds mqtt-operator's release artifacts from binaries that
-// `make` has already compiled (static, stamped; see the Makefile):
+// `make` has already compiled (static, stamped; see the Makefile), and sets
+// the version in the tree for the release commit:
 //
+//	release prepare --version v0.2.0 --repo-root .
 //	release image   --version v0.2.0 --commit … --date … --bin-dir bin/release --out dist/mqtt-operator-image.tar
 //	release release --version v0.2.0 --commit … --date … --bin-dir bin/release --repo-root . --dist dist
 //
-// `image` packs the linux managers into one multi-platform OCI image, written
+// `prepare` writes the version into the chart and config/manager. `image` packs the linux managers into one multi-platform OCI image, written
 // as an OCI layout tarball. `release` writes every artifact of a release into
 // --dist: the image, install.yaml, the CRDs, the packaged Helm chart, the
 // kubectl-mqtt archives with their krew manifest, and checksums.txt.
@@ -70,7 +72,12 @@ func main() {
 
 func run(args []string, log io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("want a command: image or release")
+		return errors.New("want a command: prepare, image or release")
+	}
+	switch args[0] {
+	case "prepare", "image", "release":
+	default:
+		return fmt.Errorf("unknown command %q: want prepare, image or release", args[0])
 	}
 	fs := flag.NewFlagSet("release "+args[0], flag.ContinueOnError)
 	var b build
@@ -84,13 +91,19 @@ func run(args []string, log io.Writer) error {
 	imagePlatforms := fs.String("image-platforms", "", "Platforms of the image, space-separated os/arch (required).")
 	pluginPlatforms := fs.String("plugin-platforms", "", "release: platforms of the kubectl-mqtt archives, space-separated os/arch (required).")
 	out := fs.String("out", "", "image: the OCI layout tarball to write.")
-	repoRoot := fs.String("repo-root", ".", "release: the repository's root.")
+	repoRoot := fs.String("repo-root", ".", "prepare, release: the repository's root.")
 	dist := fs.String("dist", "", "release: the directory to write; replaced as a whole on success.")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if args[0] == "prepare" {
+		if err := checkReleaseVersion(b.Version); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		return prepare(b.Version, *repoRoot, log)
 	}
 	var err error
 	if b.ImagePlatforms, err = parsePlatforms(*imagePlatforms); err != nil {
@@ -114,13 +127,20 @@ func run(args []string, log io.Writer) error {
 		if *dist == "" {
 			return errors.New("release: --dist is required")
 		}
-		if !semverTag.MatchString(b.Version) {
-			return fmt.Errorf("release: --version %q is not a release version like v0.2.0 or v0.2.0-rc.1", b.Version)
+		if err := checkReleaseVersion(b.Version); err != nil {
+			return fmt.Errorf("release: %w", err)
 		}
 		return release(b, *repoRoot, *dist, log)
-	default:
-		return fmt.Errorf("unknown command %q: want image or release", args[0])
 	}
+	return nil
+}
+
+// checkReleaseVersion fails unless v is a release version (semverTag).
+func checkReleaseVersion(v string) error {
+	if !semverTag.MatchString(v) {
+		return fmt.Errorf("--version %q is not a release version like v0.2.0 or v0.2.0-rc.1", v)
+	}
+	return nil
 }
 
 // complete checks the flags every command needs and parses the date.

@@ -116,6 +116,12 @@ func release(b build, repoRoot, dist string, log io.Writer) error {
 	for _, n := range names {
 		_, _ = fmt.Fprintf(log, "  %s\n", n.Name())
 	}
+	// The artifacts pin the image themselves; the tree matters to those who
+	// install from the Git tag.
+	if v, err := treeVersion(repoRoot); err != nil || v != b.Version {
+		_, _ = fmt.Fprintf(log, "note: the tree's chart appVersion is %q (%v): run `make release-prep VERSION=%s` and commit it before tagging,\n"+
+			"so that config/default at the tag runs the released image too\n", v, err, b.Version)
+	}
 	return nil
 }
 

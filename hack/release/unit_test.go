@@ -259,3 +259,57 @@ func TestDockerfileMatchesImage(t *testing.T) {
 		t.Error("the Makefile's LDFLAGS no longer start with -s -w; keep the Dockerfile's in step")
 	}
 }
+
+// prepare writes the release version into copies of the chart's Chart.yaml
+// and config/manager's kustomization, keeping everything else.
+func TestPrepare(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{chartYAML, managerKustomized} {
+		data, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := run([]string{"prepare", "--version", "v1.2.3-rc.1", "--repo-root", root}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	get := func(f string, path ...string) string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := kyaml.Parse(string(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := n.Pipe(kyaml.Lookup(path...))
+		if err != nil || v == nil {
+			t.Fatalf("%s has no %v: %v", f, path, err)
+		}
+		return kyaml.GetValue(v)
+	}
+	for _, c := range []struct{ file, got, want string }{
+		{chartYAML, get(chartYAML, "version"), "1.2.3-rc.1"},
+		{chartYAML, get(chartYAML, "appVersion"), "v1.2.3-rc.1"},
+		{chartYAML, get(chartYAML, "name"), chartName},
+		{managerKustomized, get(managerKustomized, "images", "[name=controller]", "newTag"), "v1.2.3-rc.1"},
+		{managerKustomized, get(managerKustomized, "images", "[name=controller]", "newName"), defaultRepository},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %q, want %q", c.file, c.got, c.want)
+		}
+	}
+	if v, err := treeVersion(root); err != nil || v != "v1.2.3-rc.1" {
+		t.Errorf("treeVersion = %q, %v", v, err)
+	}
+	if err := run([]string{"prepare", "--version", "1.2.3", "--repo-root", root}, io.Discard); err == nil {
+		t.Error("prepare accepted a version without v")
+	}
+}
