@@ -17,6 +17,32 @@ GO ?= go
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 
+# What every binary is stamped with (internal/version). A release sets VERSION:
+# `make release VERSION=v0.2.0`. DATE is the commit's time, not the clock's,
+# so building one commit twice gives the same bytes.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+override VERSION := $(VERSION)
+override COMMIT := $(COMMIT)
+override DATE := $(DATE)
+VERSION_PKG := github.com/mqttoperator/mqtt-operator/internal/version
+LDFLAGS := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(DATE)
+# Static (no cgo: the binaries run on an empty image and any Linux), with no
+# local paths in them (-trimpath), stamped.
+GO_BUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+
+# Release artifacts (make image, make release).
+IMAGE_REPO ?= ghcr.io/mqttoperator/mqtt-operator
+IMAGE_PLATFORMS ?= linux/amd64 linux/arm64
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+DIST ?= $(CURDIR)/dist
+# Cross-compiled binaries, one <os>_<arch>/ directory each. Go relinks only
+# what changed, so a second release of the same tree costs little.
+RELEASE_BIN ?= $(LOCALBIN)/release
+RELEASE_ARGS = --version '$(VERSION)' --commit '$(COMMIT)' --date '$(DATE)' --repository '$(IMAGE_REPO)' \
+	--bin-dir '$(RELEASE_BIN)' --image-platforms '$(IMAGE_PLATFORMS)' --plugin-platforms '$(PLUGIN_PLATFORMS)'
+
 .PHONY: all
 all: build
 
@@ -66,12 +92,14 @@ lint: golangci-lint ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 	cd hack/helmtest && $(GOLANGCI_LINT) run ./...
 	cd hack/docstest && $(GOLANGCI_LINT) run ./...
+	cd hack/release && $(GOLANGCI_LINT) run ./...
 
 .PHONY: test
 test: manifests generate fmt vet envtest ## Run every test (and the Helm chart's) against a real kube-apiserver and the test broker.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 	cd hack/helmtest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 	cd hack/docstest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+	cd hack/release && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 
 .PHONY: verify
 verify: manifests generate docs fmt ## Fail when generated files, docs, formatting or go.mod are stale.
@@ -79,6 +107,7 @@ verify: manifests generate docs fmt ## Fail when generated files, docs, formatti
 	cd hack/envtest && $(GO) mod tidy
 	cd hack/helmtest && $(GO) mod tidy && $(GO) fmt ./...
 	cd hack/docstest && $(GO) mod tidy && $(GO) fmt ./...
+	cd hack/release && $(GO) mod tidy && $(GO) fmt ./...
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "verify: the tree is dirty after regenerating; commit the result:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
@@ -91,14 +120,46 @@ dev: build envtest ## Local control plane + CRDs + test broker + operator + samp
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager, the test broker and the kubectl plugin into bin/.
-	$(GO) build -o $(LOCALBIN)/manager ./cmd
-	$(GO) build -o $(LOCALBIN)/testbroker ./cmd/testbroker
-	$(GO) build -o $(LOCALBIN)/kubectl-mqtt ./cmd/kubectl-mqtt
+build: manifests generate fmt vet ## Build the manager, the test broker and the kubectl plugin into bin/ (static, stamped).
+	$(GO_BUILD) -o $(LOCALBIN)/manager ./cmd
+	$(GO_BUILD) -o $(LOCALBIN)/testbroker ./cmd/testbroker
+	$(GO_BUILD) -o $(LOCALBIN)/kubectl-mqtt ./cmd/kubectl-mqtt
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig.
 	$(GO) run ./cmd
+
+##@ Release
+
+.PHONY: cross-manager
+cross-manager: ## Cross-compile the manager for IMAGE_PLATFORMS into RELEASE_BIN.
+	@for p in $(IMAGE_PLATFORMS); do \
+		echo "manager $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO_BUILD) -o '$(RELEASE_BIN)'/$${p%/*}_$${p#*/}/manager ./cmd; \
+	done
+
+.PHONY: cross-plugin
+cross-plugin: ## Cross-compile kubectl-mqtt for PLUGIN_PLATFORMS into RELEASE_BIN.
+	@for p in $(PLUGIN_PLATFORMS); do \
+		echo "kubectl-mqtt $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO_BUILD) -o '$(RELEASE_BIN)'/$${p%/*}_$${p#*/}/kubectl-mqtt ./cmd/kubectl-mqtt; \
+	done
+
+.PHONY: image
+image: cross-manager ## Build the multi-platform image into $(DIST)/mqtt-operator-image.tar, without Docker or network.
+	cd hack/release && $(GO) run . image $(RELEASE_ARGS) --out '$(abspath $(DIST))/mqtt-operator-image.tar'
+
+.PHONY: release-prep
+release-prep: ## Write VERSION into the chart and config/manager, for the release commit: make release-prep VERSION=v0.2.0.
+	cd hack/release && $(GO) run . prepare --version '$(VERSION)' --repo-root '$(CURDIR)'
+
+.PHONY: release
+release: cross-manager cross-plugin ## Write every release artifact into $(DIST): make release VERSION=v0.2.0.
+	cd hack/release && $(GO) run . release $(RELEASE_ARGS) --repo-root '$(CURDIR)' --dist '$(abspath $(DIST))'
+
+.PHONY: docker-build
+docker-build: ## Build the image with Docker instead (needs a daemon and network): docker build from the Dockerfile.
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg DATE=$(DATE) -t $(IMAGE_REPO):$(VERSION) .
 
 ##@ Tools
 

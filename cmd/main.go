@@ -3,10 +3,13 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/mqttoperator/mqtt-operator/internal/version"
 )
 
 func main() {
@@ -15,8 +18,13 @@ func main() {
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if opts.printVersion {
+		fmt.Println("mqtt-operator " + version.Get().String())
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	log.Info("starting mqtt-operator", version.Get().KeysAndValues()...)
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/mqttoperator/mqtt-operator/internal/version"
 )
 
 // One API server for the package's tests.
@@ -87,6 +89,7 @@ func TestManagerServesHealthAndMetrics(t *testing.T) {
 		{"http://" + probe + "/healthz", "ok"},
 		{"http://" + probe + "/readyz", "ok"},
 		{"http://" + metrics + "/metrics", "mqtt_operator_objects"},
+		{"http://" + metrics + "/metrics", buildInfoSeries(version.Get())},
 	} {
 		body := poll(t, check.url)
 		if !strings.Contains(body, check.want) {
@@ -114,4 +117,11 @@ func poll(t *testing.T, url string) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// buildInfoSeries is the exposition line of mqtt_operator_build_info for a
+// build: labels in Prometheus' sorted order, value 1.
+func buildInfoSeries(i version.Info) string {
+	return fmt.Sprintf("mqtt_operator_build_info{commit=%q,date=%q,goversion=%q,version=%q} 1\n",
+		i.Commit, i.Date, i.GoVersion, i.Version)
 }

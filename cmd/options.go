@@ -20,6 +20,7 @@ type options struct {
 	kubeAPIBurst            int
 	maxRetryDelay           time.Duration
 	watchNamespaces         string
+	printVersion            bool
 	// skipNameValidation lets tests run several managers in one process;
 	// controller names are registered process-wide.
 	skipNameValidation bool
@@ -42,6 +43,7 @@ func bindFlags(fs *flag.FlagSet) *options {
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second to the Kubernetes API.")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches every namespace. With it set, the operator needs RBAC only in those namespaces.")
+	fs.BoolVar(&o.printVersion, "version", false, "Print the version and exit.")
 	return o
 }
 

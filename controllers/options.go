@@ -76,6 +76,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		return fmt.Errorf("controllers: a broker factory is required")
 	}
 	registerMetrics(mgr.GetClient())
+	registerBuildInfo()
 	conns := newConnector(mgr.GetClient(), mgr.GetAPIReader(), o)
 	depsFor := func(name string) deps {
 		return deps{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder(name)}

@@ -252,27 +252,7 @@ Flags:
 					plugin.ReconcileOptions{Namespace: env.namespace, Refs: env.args})
 			},
 		},
-		{
-			name: "version",
-			usage: `Print the plugin's version.
-
-Usage:
-  kubectl mqtt version
-
-Flags:
-  -h, --help                show this help
-`,
-			checkArgs: func(args []string) error {
-				if len(args) != 0 {
-					return usagef("version takes no arguments")
-				}
-				return nil
-			},
-			exec: func(c cli, env execEnv) error {
-				_, err := fmt.Fprintf(env.stdout, "kubectl-mqtt %s (API %s)\n", c.version, "mqtt.mqttoperator.io/v1alpha1")
-				return err
-			},
-		},
+		versionCommand(),
 	}
 }
 

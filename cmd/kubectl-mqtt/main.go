@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -16,14 +15,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mqttoperator/mqtt-operator/internal/plugin"
+	"github.com/mqttoperator/mqtt-operator/internal/version"
 )
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	c := cli{ctx: ctx, newClient: kubeClient, clock: clock.RealClock{}, version: buildVersion(), stdin: os.Stdin}
+	c := cli{ctx: ctx, newClient: kubeClient, clock: clock.RealClock{}, version: version.Get().String(), stdin: os.Stdin}
 	code := c.run(os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -45,7 +42,7 @@ func kubeClient(k kubeFlags) (kubeConn, error) {
 	if err != nil {
 		return kubeConn{}, fmt.Errorf("read the namespace of the kubeconfig context: %w", err)
 	}
-	cfg.UserAgent = "kubectl-mqtt/" + buildVersion()
+	cfg.UserAgent = "kubectl-mqtt/" + version.Get().Version
 	scheme, err := plugin.NewScheme()
 	if err != nil {
 		return kubeConn{}, err
@@ -55,15 +52,4 @@ func kubeClient(k kubeFlags) (kubeConn, error) {
 		return kubeConn{}, fmt.Errorf("create a Kubernetes client: %w", err)
 	}
 	return kubeConn{client: c, namespace: ns, tunnel: plugin.PortForward{Config: cfg}}, nil
-}
-
-// buildVersion is the -ldflags version, else the module version Go recorded.
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }
