@@ -13,11 +13,11 @@ import (
 func TestImageReference(t *testing.T) {
 	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	for _, tc := range []struct{ set, want string }{
-		{"", "ghcr.io/mqttoperator/mqtt-operator:0.1.0"},
+		{"", "ghcr.io/mqttoperator/mqtt-operator:v0.1.0"},
 		{"image.tag=v0.2.0", "ghcr.io/mqttoperator/mqtt-operator:v0.2.0"},
 		{"image.digest=" + digest, "ghcr.io/mqttoperator/mqtt-operator@" + digest},
 		{"image.tag=v0.2.0,image.digest=" + digest, "ghcr.io/mqttoperator/mqtt-operator@" + digest},
-		{"image.repository=registry.local:5000/team/mqtt-operator", "registry.local:5000/team/mqtt-operator:0.1.0"},
+		{"image.repository=registry.local:5000/team/mqtt-operator", "registry.local:5000/team/mqtt-operator:v0.1.0"},
 	} {
 		t.Run("set "+tc.set, func(t *testing.T) {
 			got := one[*appsv1.Deployment](t, renderSet(t, tc.set).objects).Spec.Template.Spec.Containers[0].Image

@@ -49,7 +49,7 @@ func TestDefaultRender(t *testing.T) {
 	wantLabels := map[string]string{
 		"app.kubernetes.io/name":       "mqtt-operator",
 		"app.kubernetes.io/instance":   releaseName,
-		"app.kubernetes.io/version":    "0.1.0",
+		"app.kubernetes.io/version":    "v0.1.0",
 		"app.kubernetes.io/managed-by": "Helm",
 		"helm.sh/chart":                "mqtt-operator-0.1.0",
 	}
@@ -87,7 +87,7 @@ func TestDefaultRender(t *testing.T) {
 
 	for _, s := range []string{
 		"rollout status deployment/mqtt-operator", "kubectl apply -f config/samples/",
-		"running ghcr.io/mqttoperator/mqtt-operator:0.1.0", "in every namespace",
+		"running ghcr.io/mqttoperator/mqtt-operator:v0.1.0", "in every namespace",
 		"--clusterrole=mqtt-operator-metrics-reader", "https://localhost:8443/metrics",
 		"helm upgrade applies their changes", "kept\non helm uninstall",
 	} {
