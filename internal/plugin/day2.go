@@ -380,43 +380,66 @@ func Publish(ctx context.Context, cl broker.Client, w io.Writer, ms []broker.Mes
 	return nil
 }
 
-// MetricsDoc is the document of metrics and stats -o json|yaml.
+// MetricsDoc is the document of metrics and stats -o json|yaml: stats
+// fills the gauges, metrics the counters.
 type MetricsDoc struct {
 	Connections      *int64 `json:"connections,omitempty"`
+	LiveConnections  *int64 `json:"liveConnections,omitempty"`
+	Sessions         *int64 `json:"sessions,omitempty"`
 	Subscriptions    *int64 `json:"subscriptions,omitempty"`
 	Topics           *int64 `json:"topics,omitempty"`
-	MessagesReceived *int64 `json:"messagesReceived,omitempty"`
-	MessagesSent     *int64 `json:"messagesSent,omitempty"`
-	MessagesDropped  *int64 `json:"messagesDropped,omitempty"`
+	RetainedMessages *int64 `json:"retainedMessages,omitempty"`
+
+	MessagesReceived       *int64 `json:"messagesReceived,omitempty"`
+	MessagesSent           *int64 `json:"messagesSent,omitempty"`
+	MessagesDropped        *int64 `json:"messagesDropped,omitempty"`
+	MessagesRetained       *int64 `json:"messagesRetained,omitempty"`
+	AuthenticationFailures *int64 `json:"authenticationFailures,omitempty"`
+	AuthorizationDenials   *int64 `json:"authorizationDenials,omitempty"`
 }
 
-// metricRow is one named value of the metrics and stats tables.
+// metricRow is one named value of the metrics and stats tables, and the
+// field of the document that carries it.
 type metricRow struct {
 	name  string
-	value int64
+	field **int64
+	value *int64
 }
 
-// Metrics prints the broker's message counters (metrics) or, with stats,
-// its current gauges: connections, subscriptions and topics. Both are sums
-// over the cluster's nodes.
+// Metrics prints the broker's counters since its nodes started (metrics)
+// or, with stats, its gauges now: connections, sessions, subscriptions,
+// topics and retained messages. Both are summed over the cluster's nodes.
 func Metrics(ctx context.Context, cl broker.Client, w io.Writer, stats bool, output string) error {
 	m, err := cl.Metrics(ctx)
 	if err != nil {
 		return fmt.Errorf("read metrics: %w", err)
 	}
 	var doc MetricsDoc
-	var rows []metricRow
+	rows := []metricRow{
+		{"messages.received", &doc.MessagesReceived, &m.MessagesReceived},
+		{"messages.sent", &doc.MessagesSent, &m.MessagesSent},
+		{"messages.dropped", &doc.MessagesDropped, &m.MessagesDropped},
+		{"messages.retained", &doc.MessagesRetained, &m.MessagesRetained},
+		{"authentication.failures", &doc.AuthenticationFailures, &m.AuthenticationFailures},
+		{"authorization.denials", &doc.AuthorizationDenials, &m.AuthorizationDenials},
+	}
 	if stats {
-		doc = MetricsDoc{Connections: &m.Connections, Subscriptions: &m.Subscriptions, Topics: &m.Topics}
-		rows = []metricRow{{"connections", m.Connections}, {"subscriptions", m.Subscriptions}, {"topics", m.Topics}}
-	} else {
-		doc = MetricsDoc{MessagesReceived: &m.MessagesReceived, MessagesSent: &m.MessagesSent, MessagesDropped: &m.MessagesDropped}
-		rows = []metricRow{{"messages.received", m.MessagesReceived}, {"messages.sent", m.MessagesSent}, {"messages.dropped", m.MessagesDropped}}
+		rows = []metricRow{
+			{"connections", &doc.Connections, &m.Connections},
+			{"live_connections", &doc.LiveConnections, &m.LiveConnections},
+			{"sessions", &doc.Sessions, &m.Sessions},
+			{"subscriptions", &doc.Subscriptions, &m.Subscriptions},
+			{"topics", &doc.Topics, &m.Topics},
+			{"retained", &doc.RetainedMessages, &m.RetainedMessages},
+		}
+	}
+	for _, r := range rows {
+		*r.field = r.value
 	}
 	return render(w, output, doc, func() [][]string {
 		out := [][]string{{"NAME", "VALUE"}}
 		for _, r := range rows {
-			out = append(out, []string{r.name, strconv.FormatInt(r.value, 10)})
+			out = append(out, []string{r.name, strconv.FormatInt(*r.value, 10)})
 		}
 		return out
 	})
