@@ -79,6 +79,10 @@ generate: controller-gen ## Generate DeepCopy methods.
 docs: ## Generate docs/reference from the CRDs, config/argocd/argocd-cm.yaml, and the file= blocks in docs/.
 	$(GO) run ./hack/docsgen
 
+.PHONY: series
+series: envtest ## Regenerate config/prometheus/series.txt, the series the manager exports, from a running manager.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./cmd -run 'TestExportedSeries$$' -count=1 -args -update-series
+
 .PHONY: fmt
 fmt: ## gofmt every Go file.
 	$(GO) fmt ./...
