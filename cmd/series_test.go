@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
-	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
 )
 
 // seriesFile lists the series the manager exports: the contract that the
@@ -93,14 +92,7 @@ func TestExportedSeries(t *testing.T) {
 // is Ready, and returns its namespace.
 func readyBroker(t *testing.T) string {
 	t.Helper()
-	tb, err := testbroker.New(testbroker.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tb.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tb.Close() })
+	tb := startTestBroker(t)
 	c, err := client.New(testCfg, client.Options{Scheme: newScheme()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
+	"github.com/mqttoperator/mqtt-operator/internal/broker/brokertest/live"
 )
 
 // distinctMetrics gives every field of broker.Metrics its own value (its
@@ -118,34 +118,16 @@ func TestBrokerMetricsExported(t *testing.T) {
 				Subject: mqttv1.ACLSubject{Username: "dev"}, Rules: []mqttv1.ACLRule{rule("ok/#", mqttv1.ACLActionAll, mqttv1.ACLAllow)}}})
 			e.waitReady(&mqttv1.MQTTACL{}, "dev")
 
-			// Traffic that moves every value: a refused login, a retained
-			// message, a denied publish and subscription, a delivery.
-			if e.canConnect("intruder", "dev", "wrong") {
-				t.Fatal("a wrong password was accepted")
-			}
-			c := e.mustConnect("dev-1", "dev", "dev-password")
-			ctx, cancel := context.WithTimeout(e.ctx, waitFor)
-			defer cancel()
-			if rc, err := c.PublishRetained(ctx, "ok/state", []byte("on")); err != nil || rc > 0x10 {
-				t.Fatalf("retained publish: reason code %#x, %v", rc, err)
-			}
-			if rc, err := c.PublishAck(ctx, "secret/x", []byte("no")); err != nil || rc != 0x87 {
-				t.Fatalf("denied publish: reason code %#x, %v; want 0x87", rc, err)
-			}
-			if rc := c.MustSubscribe(t, "secret/#"); rc < 0x80 {
-				t.Fatalf("denied subscription granted (%#x)", rc)
-			}
-			c.MustSubscribe(t, "ok/#")
-			if p, ok := c.Receive(waitFor); !ok || string(p.Payload) != "on" {
-				t.Fatalf("retained message not delivered: %v", p)
-			}
-
+			// Traffic that moves every value.
+			m := live.MetricsTraffic(t, e.tb.MQTTAddr(), "dev", "dev-password")
 			want := map[string]float64{
-				"mqtt_broker_connections": 1, "mqtt_broker_live_connections": 1, "mqtt_broker_sessions": 1,
-				"mqtt_broker_subscriptions": 1, "mqtt_broker_topics": 1, "mqtt_broker_retained_messages": 1,
-				"mqtt_broker_messages_received_total": 2, "mqtt_broker_messages_sent_total": 1,
-				"mqtt_broker_messages_dropped_total": 2, "mqtt_broker_messages_retained_total": 1,
-				"mqtt_broker_authentication_failures_total": 1, "mqtt_broker_authorization_denials_total": 2,
+				"mqtt_broker_connections": float64(m.Connections), "mqtt_broker_live_connections": float64(m.LiveConnections),
+				"mqtt_broker_sessions": float64(m.Sessions), "mqtt_broker_subscriptions": float64(m.Subscriptions),
+				"mqtt_broker_topics": float64(m.Topics), "mqtt_broker_retained_messages": float64(m.RetainedMessages),
+				"mqtt_broker_messages_received_total": float64(m.MessagesReceived), "mqtt_broker_messages_sent_total": float64(m.MessagesSent),
+				"mqtt_broker_messages_dropped_total": float64(m.MessagesDropped), "mqtt_broker_messages_retained_total": float64(m.MessagesRetained),
+				"mqtt_broker_authentication_failures_total": float64(m.AuthenticationFailures),
+				"mqtt_broker_authorization_denials_total":   float64(m.AuthorizationDenials),
 			}
 			e.g.Eventually(series, waitFor, 100*time.Millisecond).Should(gomega.Equal(want))
 			_, types := brokerSeriesOf(t, e.ns, e.broker)
@@ -163,9 +145,10 @@ func TestBrokerMetricsExported(t *testing.T) {
 				}
 				return b.Status.Metrics
 			}, waitFor, 100*time.Millisecond).Should(gomega.Equal(&mqttv1.BrokerMetrics{
-				Connections: 1, LiveConnections: 1, Sessions: 1, Subscriptions: 1, Topics: 1, RetainedMessages: 1,
-				MessagesReceived: 2, MessagesSent: 1, MessagesDropped: 2, MessagesRetained: 1,
-				AuthenticationFailures: 1, AuthorizationDenials: 2,
+				Connections: m.Connections, LiveConnections: m.LiveConnections, Sessions: m.Sessions, Subscriptions: m.Subscriptions,
+				Topics: m.Topics, RetainedMessages: m.RetainedMessages, MessagesReceived: m.MessagesReceived, MessagesSent: m.MessagesSent,
+				MessagesDropped: m.MessagesDropped, MessagesRetained: m.MessagesRetained,
+				AuthenticationFailures: m.AuthenticationFailures, AuthorizationDenials: m.AuthorizationDenials,
 			}))
 
 			// Credentials the broker refuses: the broker is not usable, and

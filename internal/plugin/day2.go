@@ -398,10 +398,11 @@ type MetricsDoc struct {
 	AuthorizationDenials   *int64 `json:"authorizationDenials,omitempty"`
 }
 
-// metricRow is one named value of the metrics and stats tables, and the
-// field of the document that carries it.
+// metricRow is one named value of the stats (a gauge) or metrics (a
+// counter) table, and the field of the document that carries it.
 type metricRow struct {
 	name  string
+	gauge bool
 	field **int64
 	value *int64
 }
@@ -415,26 +416,25 @@ func Metrics(ctx context.Context, cl broker.Client, w io.Writer, stats bool, out
 		return fmt.Errorf("read metrics: %w", err)
 	}
 	var doc MetricsDoc
-	rows := []metricRow{
-		{"messages.received", &doc.MessagesReceived, &m.MessagesReceived},
-		{"messages.sent", &doc.MessagesSent, &m.MessagesSent},
-		{"messages.dropped", &doc.MessagesDropped, &m.MessagesDropped},
-		{"messages.retained", &doc.MessagesRetained, &m.MessagesRetained},
-		{"authentication.failures", &doc.AuthenticationFailures, &m.AuthenticationFailures},
-		{"authorization.denials", &doc.AuthorizationDenials, &m.AuthorizationDenials},
-	}
-	if stats {
-		rows = []metricRow{
-			{"connections", &doc.Connections, &m.Connections},
-			{"live_connections", &doc.LiveConnections, &m.LiveConnections},
-			{"sessions", &doc.Sessions, &m.Sessions},
-			{"subscriptions", &doc.Subscriptions, &m.Subscriptions},
-			{"topics", &doc.Topics, &m.Topics},
-			{"retained", &doc.RetainedMessages, &m.RetainedMessages},
+	var rows []metricRow
+	for _, r := range []metricRow{
+		{"connections", true, &doc.Connections, &m.Connections},
+		{"live_connections", true, &doc.LiveConnections, &m.LiveConnections},
+		{"sessions", true, &doc.Sessions, &m.Sessions},
+		{"subscriptions", true, &doc.Subscriptions, &m.Subscriptions},
+		{"topics", true, &doc.Topics, &m.Topics},
+		{"retained", true, &doc.RetainedMessages, &m.RetainedMessages},
+		{"messages.received", false, &doc.MessagesReceived, &m.MessagesReceived},
+		{"messages.sent", false, &doc.MessagesSent, &m.MessagesSent},
+		{"messages.dropped", false, &doc.MessagesDropped, &m.MessagesDropped},
+		{"messages.retained", false, &doc.MessagesRetained, &m.MessagesRetained},
+		{"authentication.failures", false, &doc.AuthenticationFailures, &m.AuthenticationFailures},
+		{"authorization.denials", false, &doc.AuthorizationDenials, &m.AuthorizationDenials},
+	} {
+		if r.gauge == stats {
+			*r.field = r.value
+			rows = append(rows, r)
 		}
-	}
-	for _, r := range rows {
-		*r.field = r.value
 	}
 	return render(w, output, doc, func() [][]string {
 		out := [][]string{{"NAME", "VALUE"}}
