@@ -119,6 +119,7 @@ func TestSeriesProblems(t *testing.T) {
 		{`histogram_quantile(0.99, sum by (broker, le) (rate(mqtt_operator_broker_request_duration_seconds_bucket[5m])))`, nil},
 		{`sum by (namespace, pod) (rate(mqtt_operator_broker_requests_total{code!="error"}[5m]))`, nil},
 		{`mqtt_operator_objects{status=~"stalled|suspended"}`, nil},
+		{`mqtt_operator_build_info * on (instance) group_left (version) mqtt_operator_broker_ready`, nil},
 		{`mqtt_broker_live_connections * on (namespace, name) group_left mqtt_operator_broker_ready`, nil},
 		{`max by (namespace, name) (rate(mqtt_broker_messages_received_total{namespace=~"$namespace"}[5m]))`, nil},
 		{`rate(mqtt_broker_connections[5m])`, []string{"rate() over mqtt_broker_connections, a gauge: use it as it is, or deriv()"}},
