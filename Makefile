@@ -59,17 +59,20 @@ manifests: controller-gen ## Generate CRDs and RBAC from the markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	$(MAKE) --no-print-directory chart-files
 
-# The chart renders its CRDs, the manager's RBAC rules and the alerts from
-# copies of config/ kept under files/ (Helm templates cannot read outside the
-# chart); hack/helmtest fails when a copy is stale.
+# The chart renders its CRDs, the manager's RBAC rules, the alerts and the
+# Grafana dashboard from copies of config/ and docs/grafana/ kept under files/
+# (Helm templates cannot read outside the chart); hack/helmtest fails when a
+# copy is stale.
 CHART_FILES := charts/mqtt-operator/files
 .PHONY: chart-files
-chart-files: ## Copy the CRDs, RBAC rules and alerts from config/ into the Helm chart.
-	@mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus
+chart-files: ## Copy the CRDs, RBAC rules, alerts and Grafana dashboard into the Helm chart.
+	@mkdir -p $(CHART_FILES)/crds $(CHART_FILES)/rbac $(CHART_FILES)/prometheus $(CHART_FILES)/grafana
 	rm -f $(CHART_FILES)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART_FILES)/crds/
 	cp config/rbac/role.yaml $(CHART_FILES)/rbac/role.yaml
 	cp config/prometheus/prometheus_rule.yaml $(CHART_FILES)/prometheus/prometheus_rule.yaml
+	rm -f $(CHART_FILES)/grafana/*.json
+	cp docs/grafana/*.json $(CHART_FILES)/grafana/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -78,6 +81,10 @@ generate: controller-gen ## Generate DeepCopy methods.
 .PHONY: docs
 docs: ## Generate docs/reference from the CRDs, config/argocd/argocd-cm.yaml, and the file= blocks in docs/.
 	$(GO) run ./hack/docsgen
+
+.PHONY: series
+series: envtest ## Regenerate config/prometheus/series.txt, the series the manager exports, from a running manager.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./cmd -run 'TestExportedSeries$$' -count=1 -args -update-series
 
 .PHONY: fmt
 fmt: ## gofmt every Go file.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
 	"github.com/mqttoperator/mqtt-operator/internal/version"
 )
 
@@ -124,4 +125,18 @@ func poll(t *testing.T, url string) string {
 func buildInfoSeries(i version.Info) string {
 	return fmt.Sprintf("mqtt_operator_build_info{commit=%q,date=%q,goversion=%q,version=%q} 1\n",
 		i.Commit, i.Date, i.GoVersion, i.Version)
+}
+
+// startTestBroker runs a test broker until the test ends.
+func startTestBroker(t *testing.T) *testbroker.Broker {
+	t.Helper()
+	tb, err := testbroker.New(testbroker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tb.Close() })
+	return tb
 }

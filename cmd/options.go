@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -21,6 +22,7 @@ type options struct {
 	maxRetryDelay           time.Duration
 	watchNamespaces         string
 	printVersion            bool
+	brokerMetricsInterval   time.Duration
 	// skipNameValidation lets tests run several managers in one process;
 	// controller names are registered process-wide.
 	skipNameValidation bool
@@ -44,7 +46,16 @@ func bindFlags(fs *flag.FlagSet) *options {
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries to the Kubernetes API.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches every namespace. With it set, the operator needs RBAC only in those namespaces.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version and exit.")
+	fs.DurationVar(&o.brokerMetricsInterval, "broker-metrics-interval", time.Minute, "How often the leader reads every ready broker's metrics and stats and exports them as mqtt_broker_* series; 0 disables them.")
 	return o
+}
+
+// validate refuses settings no flag parser catches.
+func (o *options) validate() error {
+	if o.brokerMetricsInterval < 0 {
+		return fmt.Errorf("--broker-metrics-interval must not be negative (0 disables broker metrics), got %s", o.brokerMetricsInterval)
+	}
+	return nil
 }
 
 // namespaces is --watch-namespaces as a list; nil means every namespace.

@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
-	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
 )
 
 // The operator works with exactly the permissions config/rbac grants it:
@@ -70,14 +69,7 @@ func TestManagerWorksWithGeneratedRBAC(t *testing.T) {
 	metrics := freeAddr(t)
 	startManager(t, asOperator, "--health-probe-bind-address", "0", "--metrics-bind-address", metrics, "--resync-interval", "5s")
 
-	tb, err := testbroker.New(testbroker.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tb.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tb.Close() })
+	tb := startTestBroker(t)
 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rbac-test-%d", time.Now().UnixNano())}}
 	ref := mqttv1.BrokerReference{Name: "emqx"}

@@ -32,6 +32,9 @@ func run(ctx context.Context, cfg *rest.Config, o *options) error {
 }
 
 func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.Factory) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS = float32(o.kubeAPIQPS)
 	cfg.Burst = o.kubeAPIBurst
@@ -61,6 +64,7 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 		MaxConcurrentReconciles: o.maxConcurrentReconciles,
 		BrokerConcurrency:       o.brokerConcurrency,
 		MaxRetryDelay:           o.maxRetryDelay,
+		BrokerMetricsInterval:   o.brokerMetricsInterval,
 	}); err != nil {
 		return err
 	}
@@ -71,6 +75,7 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 		return fmt.Errorf("add ready check: %w", err)
 	}
 	ctrl.Log.WithName("setup").Info("starting manager", "resyncInterval", o.resyncInterval.String(), "maxConcurrentReconciles", o.maxConcurrentReconciles,
+		"brokerMetricsInterval", o.brokerMetricsInterval.String(),
 		"watchNamespaces", o.namespaces())
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)

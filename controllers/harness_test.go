@@ -63,7 +63,8 @@ func startManager(ctx context.Context, cfg *rest.Config) (func(time.Duration), e
 	if err != nil {
 		return nil, err
 	}
-	if err := SetupAll(mgr, Options{Factory: testFactory(), ResyncInterval: testResync, BrokerTimeout: testTimeout, WaitInterval: time.Second, MaxRetryDelay: 2 * time.Second}); err != nil {
+	if err := SetupAll(mgr, Options{Factory: testFactory(), ResyncInterval: testResync, BrokerTimeout: testTimeout, WaitInterval: time.Second, MaxRetryDelay: 2 * time.Second,
+		BrokerMetricsInterval: time.Second}); err != nil {
 		return nil, err
 	}
 	done := make(chan struct{})

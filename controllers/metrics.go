@@ -104,14 +104,15 @@ func (c objectCollector) Collect(ch chan<- prometheus.Metric) {
 var (
 	metricsOnce sync.Once
 	collectorMu sync.Mutex
-	collector   prometheus.Collector
+	collectors  []prometheus.Collector
 )
 
 // registerMetrics adds the operator's metrics to controller-runtime's
-// registry, which the manager serves. The object gauge reads the cache of
-// the manager being set up, replacing an earlier manager's (tests run
-// several in one process).
-func registerMetrics(reader client.Reader) {
+// registry, which the manager serves. The collectors read the cache of the
+// manager being set up (and its broker readings, nil when broker metrics
+// are off), replacing an earlier manager's (tests run several in one
+// process).
+func registerMetrics(reader client.Reader, readings *brokerReadings) {
 	metricsOnce.Do(func() {
 		metrics.Registry.MustRegister(brokerRequests, brokerLatency, driftCorrections)
 		// Start every kind's series at zero so rate() and alerts see them
@@ -122,9 +123,14 @@ func registerMetrics(reader client.Reader) {
 	})
 	collectorMu.Lock()
 	defer collectorMu.Unlock()
-	if collector != nil {
-		metrics.Registry.Unregister(collector)
+	for _, c := range collectors {
+		metrics.Registry.Unregister(c)
 	}
-	collector = objectCollector{reader: reader}
-	metrics.Registry.MustRegister(collector)
+	collectors = []prometheus.Collector{objectCollector{reader: reader}}
+	if readings != nil {
+		collectors = append(collectors, brokerMetricsCollector{reader: reader, readings: readings})
+	}
+	for _, c := range collectors {
+		metrics.Registry.MustRegister(c)
+	}
 }

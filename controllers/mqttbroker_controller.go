@@ -33,6 +33,9 @@ type MQTTBrokerReconciler struct {
 	// settings tell it; managed brokers start from it until their node
 	// names say otherwise.
 	clusterDomain string
+	// readings receives the metrics each check reads, for the
+	// mqtt_broker_* series; nil when they are off.
+	readings *brokerReadings
 }
 
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttbrokers,verbs=get;list;watch;update;patch
@@ -153,8 +156,10 @@ func (r *MQTTBrokerReconciler) check(ctx context.Context, b *mqttv1.MQTTBroker) 
 	if err != nil {
 		return classify(err, &r.Options)
 	}
-	b.Status.Metrics = &mqttv1.BrokerMetrics{Connections: m.Connections, Subscriptions: m.Subscriptions,
-		MessagesReceived: m.MessagesReceived, MessagesSent: m.MessagesSent, MessagesDropped: m.MessagesDropped}
+	// status.metrics changes once per check, so at most once per resync
+	// interval; the exported series are refreshed more often.
+	b.Status.Metrics = statusMetrics(m)
+	r.readings.record(b, m)
 	now := metav1.NewTime(r.Clock.Now())
 	b.Status.LastChecked = &now
 	if b.Spec.Managed != nil {

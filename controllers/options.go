@@ -35,6 +35,9 @@ type Options struct {
 	// MaxRetryDelay caps the exponential backoff after transient failures,
 	// so an object whose broker comes back is retried within this long.
 	MaxRetryDelay time.Duration
+	// BrokerMetricsInterval is how often every usable broker's metrics are
+	// read and exported as mqtt_broker_* series; 0 turns that off.
+	BrokerMetricsInterval time.Duration
 	// Clock tells the time; tests inject a fake one to expire bans
 	// without waiting.
 	Clock clock.Clock
@@ -75,7 +78,11 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	if o.Factory == nil {
 		return fmt.Errorf("controllers: a broker factory is required")
 	}
-	registerMetrics(mgr.GetClient())
+	var readings *brokerReadings
+	if o.BrokerMetricsInterval > 0 {
+		readings = newBrokerReadings()
+	}
+	registerMetrics(mgr.GetClient(), readings)
 	registerBuildInfo()
 	conns := newConnector(mgr.GetClient(), mgr.GetAPIReader(), o)
 	depsFor := func(name string) deps {
@@ -84,7 +91,8 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	users := newUserReconciler(depsFor("mqttuser-controller"))
 	acls := newACLReconciler(depsFor("mqttacl-controller"))
 	bans := newBanReconciler(depsFor("mqttban-controller"))
-	brokers := &MQTTBrokerReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder("mqttbroker-controller")}
+	brokers := &MQTTBrokerReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder("mqttbroker-controller"),
+		readings: readings}
 	for name, setup := range map[string]func(ctrl.Manager) error{
 		"MQTTBroker": brokers.SetupWithManager, "MQTTUser": users.SetupWithManager,
 		"MQTTACL": acls.SetupWithManager, "MQTTBan": bans.SetupWithManager,
@@ -96,6 +104,12 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	scanner := &driftScanner{c: mgr.GetClient(), conns: conns, interval: o.ResyncInterval, kinds: []driftSource{users, acls, bans}}
 	if err := mgr.Add(scanner); err != nil {
 		return fmt.Errorf("add drift scanner: %w", err)
+	}
+	if readings != nil {
+		g := &brokerMetricsGatherer{c: mgr.GetClient(), conns: conns, interval: o.BrokerMetricsInterval, readings: readings}
+		if err := mgr.Add(g); err != nil {
+			return fmt.Errorf("add broker metrics gatherer: %w", err)
+		}
 	}
 	return nil
 }

@@ -171,18 +171,46 @@ type ExternalBroker struct {
 	MQTTPort int32 `json:"mqttPort,omitempty"`
 }
 
-// BrokerMetrics is a small summary read from the broker's stats and metrics.
+// BrokerMetrics is a summary of the broker's stats and metrics, summed over
+// its nodes, as last read when the operator checked the broker (once per
+// resync interval). The counters are cumulative since each node started.
+// The operator's metrics endpoint exports the same values, more often, as
+// mqtt_broker_* series.
 type BrokerMetrics struct {
-	// Connections is the number of connected clients.
+	// Connections is the number of client channels, including those of
+	// disconnected sessions the broker keeps.
 	Connections int64 `json:"connections"`
+	// LiveConnections is the number of clients connected now.
+	// +optional
+	LiveConnections int64 `json:"liveConnections"`
+	// Sessions is the number of sessions, connected or kept.
+	// +optional
+	Sessions int64 `json:"sessions"`
 	// Subscriptions is the number of subscriptions.
 	Subscriptions int64 `json:"subscriptions"`
+	// Topics is the number of topics with at least one subscriber.
+	// +optional
+	Topics int64 `json:"topics"`
+	// RetainedMessages is the number of retained messages stored.
+	// +optional
+	RetainedMessages int64 `json:"retainedMessages"`
 	// MessagesReceived counts messages received from clients.
 	MessagesReceived int64 `json:"messagesReceived"`
 	// MessagesSent counts messages delivered to clients.
 	MessagesSent int64 `json:"messagesSent"`
-	// MessagesDropped counts messages the broker dropped.
+	// MessagesDropped counts messages the broker dropped (no subscriber,
+	// not authorized, queue full, expired).
 	MessagesDropped int64 `json:"messagesDropped"`
+	// MessagesRetained counts messages received with the retain flag.
+	// +optional
+	MessagesRetained int64 `json:"messagesRetained"`
+	// AuthenticationFailures counts connections refused by authentication.
+	// +optional
+	AuthenticationFailures int64 `json:"authenticationFailures"`
+	// AuthorizationDenials counts publishes and subscriptions refused by
+	// authorization.
+	// +optional
+	AuthorizationDenials int64 `json:"authorizationDenials"`
 }
 
 // MQTTBrokerStatus is what the operator last observed.
@@ -224,7 +252,8 @@ type MQTTBrokerStatus struct {
 	// names end in it.
 	// +optional
 	ClusterDomain string `json:"clusterDomain,omitempty"`
-	// Metrics is a summary of the broker's counters.
+	// Metrics is a summary of the broker's stats and metrics, updated when
+	// the operator checks the broker.
 	// +optional
 	Metrics *BrokerMetrics `json:"metrics,omitempty"`
 	// LastChecked is when the API last answered.

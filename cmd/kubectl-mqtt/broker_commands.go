@@ -39,8 +39,8 @@ const brokerCommandsUsage = `  clients [get ID]                 connected client
   subscribe --client ID TOPIC      subscribe a client on its behalf (or --file for a batch)
   unsubscribe --client ID TOPIC    remove a client's subscription (or --file for a batch)
   publish TOPIC PAYLOAD            publish a message (or --file, --batch)
-  metrics                          message counters
-  stats                            connections, subscriptions and topics now
+  metrics                          message, authentication and authorization counters
+  stats                            connections, sessions, subscriptions, topics and retained messages now
   can-i USER|--client ID ACTION TOPIC
                                    may a client publish or subscribe to a topic, and which rule says so
   import                           print the broker's users, rules and bans as manifests
@@ -508,9 +508,9 @@ Flags:
 }
 
 func metricsCommand(stats bool) command {
-	name, what := "metrics", "Show the broker's message counters (received, sent, dropped), summed over its nodes."
+	name, what := "metrics", "Show the broker's counters since its nodes started, summed over them: messages received, sent,\ndropped and retained, authentication failures and authorization denials."
 	if stats {
-		name, what = "stats", "Show the broker's connections, subscriptions and topics now, summed over its nodes."
+		name, what = "stats", "Show the broker's state now, summed over its nodes: connections (all and live), sessions,\nsubscriptions, topics and retained messages."
 	}
 	return brokerCommand(command{
 		name: name,

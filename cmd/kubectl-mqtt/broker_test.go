@@ -252,15 +252,35 @@ func testBrokerCommands(t *testing.T, v broker.APIVersion) {
 		t.Errorf("subscriptions after unsubscribe = %q", out)
 	}
 
-	// metrics and stats.
-	var stats plugin.MetricsDoc
+	// metrics and stats: the gauges now (dev-1 and late connected, late
+	// subscribed to state/#, one retained message), and the counters
+	// since the broker started (one refused login, one retained publish).
+	if rc := mqtttest.Refusal(t, e.mqtt, "intruder", "sensor-1", "wrong"); rc == 0 {
+		t.Fatal("a wrong password was accepted")
+	}
+	var stats map[string]int64
 	if err := json.Unmarshal([]byte(e.ok("stats", "--broker", "ext", "-o", "json")), &stats); err != nil {
 		t.Fatal(err)
 	}
-	if stats.Connections == nil || *stats.Connections != 2 || stats.MessagesSent != nil {
-		t.Errorf("stats = %+v, want 2 connections and no message counters", stats)
+	wantStats := map[string]int64{"connections": 2, "liveConnections": 2, "sessions": 2, "subscriptions": 1, "topics": 1, "retainedMessages": 1}
+	if diff := cmp.Diff(wantStats, stats); diff != "" {
+		t.Errorf("stats -o json (-want +got):\n%s", diff)
 	}
-	contains(t, "metrics", e.ok("metrics", "--broker", "ext"), "messages.received", "messages.sent", "messages.dropped")
+	contains(t, "stats", e.ok("stats", "--broker", "ext"), "connections ", "live_connections ", "sessions ", "subscriptions ", "topics ", "retained ")
+	var counters map[string]int64
+	if err := json.Unmarshal([]byte(e.ok("metrics", "--broker", "ext", "-o", "json")), &counters); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"messagesReceived", "messagesSent", "messagesDropped", "messagesRetained", "authenticationFailures", "authorizationDenials"} {
+		if _, ok := counters[k]; !ok {
+			t.Errorf("metrics -o json lacks %s: %v", k, counters)
+		}
+	}
+	if len(counters) != 6 || counters["authenticationFailures"] != 1 || counters["messagesRetained"] != 1 || counters["messagesSent"] == 0 {
+		t.Errorf("metrics -o json = %v, want the six counters, one authentication failure, one retained message, messages sent", counters)
+	}
+	contains(t, "metrics", e.ok("metrics", "--broker", "ext"), "messages.received", "messages.sent", "messages.dropped",
+		"messages.retained", "authentication.failures", "authorization.denials")
 
 	// A broker error: exit 1 and the broker's code.
 	code, _, errOut = e.run("subscribe", "--client", "ghost", "t", "--broker", "ext")

@@ -13,21 +13,6 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
-// operatorSeries are the series the operator exports, each with its labels:
-// the metrics contract that alerts, dashboards and docs are written against.
-// The manager registers them (controllers/metrics.go, and the build info);
-// a histogram is listed by its _bucket, _sum and _count series.
-var operatorSeries = map[string][]string{
-	"mqtt_operator_objects":                                {"kind", "status"},
-	"mqtt_operator_broker_ready":                           {"namespace", "name"},
-	"mqtt_operator_drift_corrections_total":                {"kind"},
-	"mqtt_operator_broker_requests_total":                  {"broker", "operation", "code"},
-	"mqtt_operator_broker_request_duration_seconds_bucket": {"broker", "operation", "le"},
-	"mqtt_operator_broker_request_duration_seconds_sum":    {"broker", "operation"},
-	"mqtt_operator_broker_request_duration_seconds_count":  {"broker", "operation"},
-	"mqtt_operator_build_info":                             {"version", "commit", "date", "goversion"},
-}
-
 // labelValues are the only values some labels take.
 var labelValues = map[string][]string{
 	"status": {"ready", "progressing", "stalled", "suspended"},
@@ -38,15 +23,23 @@ var labelValues = map[string][]string{
 var targetLabels = []string{"job", "instance", "namespace", "service", "pod", "container", "endpoint"}
 
 // seriesProblems parses a PromQL expression and lists what in it does not
-// match operatorSeries: unknown metric names, selectors without a metric
-// name, label names that none of the expression's series carries, and
-// values a label never takes. It returns nil for a sound expression.
-func seriesProblems(expr string) []string {
+// match the series the operator exports (config/prometheus/series.txt):
+// unknown metric names, selectors without a metric name, label names that
+// none of the expression's series carries, values a label never takes, and
+// rate() or increase() over a gauge. It returns nil for a sound expression.
+func seriesProblems(t *testing.T, expr string) []string {
+	_, problems := inspectExpr(t, expr)
+	return problems
+}
+
+// inspectExpr returns the metric names an expression selects, and its
+// problems (see seriesProblems).
+func inspectExpr(t *testing.T, expr string) (names, problems []string) {
+	series := exportedSeries(t)
 	node, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
 	if err != nil {
-		return []string{fmt.Sprintf("does not parse: %v", err)}
+		return nil, []string{fmt.Sprintf("does not parse: %v", err)}
 	}
-	var problems []string
 	known := map[string]bool{}
 	for _, l := range targetLabels {
 		known[l] = true
@@ -55,12 +48,9 @@ func seriesProblems(expr string) []string {
 	parser.Inspect(node, func(n parser.Node, _ []parser.Node) error {
 		switch n := n.(type) {
 		case *parser.VectorSelector:
-			name := ""
+			name := selectorName(n)
 			for _, m := range n.LabelMatchers {
 				if m.Name == model.MetricNameLabel {
-					if m.Type == labels.MatchEqual {
-						name = m.Value
-					}
 					continue
 				}
 				used = append(used, m.Name)
@@ -68,15 +58,26 @@ func seriesProblems(expr string) []string {
 					problems = append(problems, fmt.Sprintf("%s: %s never matches %v", n, m, values))
 				}
 			}
-			ls, ok := operatorSeries[name]
+			s, ok := series[name]
 			switch {
 			case name == "":
 				problems = append(problems, fmt.Sprintf("%s: select series by an exact metric name", n))
 			case !ok:
 				problems = append(problems, fmt.Sprintf("%q is not a series the operator exports", name))
+			default:
+				names = append(names, name)
 			}
-			for _, l := range ls {
+			for _, l := range s.labels {
 				known[l] = true
+			}
+		case *parser.Call:
+			if !slices.Contains([]string{"rate", "irate", "increase"}, n.Func.Name) || len(n.Args) == 0 {
+				break
+			}
+			if ms, ok := n.Args[0].(*parser.MatrixSelector); ok {
+				if vs, ok := ms.VectorSelector.(*parser.VectorSelector); ok && series[selectorName(vs)].typ == "gauge" {
+					problems = append(problems, fmt.Sprintf("%s() over %s, a gauge: use it as it is, or deriv()", n.Func.Name, selectorName(vs)))
+				}
 			}
 		case *parser.AggregateExpr:
 			used = append(used, n.Grouping...)
@@ -94,7 +95,17 @@ func seriesProblems(expr string) []string {
 		}
 	}
 	sort.Strings(problems)
-	return problems
+	return names, problems
+}
+
+// selectorName is the exact metric name a selector asks for, or "".
+func selectorName(vs *parser.VectorSelector) string {
+	for _, m := range vs.LabelMatchers {
+		if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
 }
 
 // The checker itself: it accepts expressions over the exported series and
@@ -109,6 +120,10 @@ func TestSeriesProblems(t *testing.T) {
 		{`sum by (namespace, pod) (rate(mqtt_operator_broker_requests_total{code!="error"}[5m]))`, nil},
 		{`mqtt_operator_objects{status=~"stalled|suspended"}`, nil},
 		{`mqtt_operator_build_info * on (instance) group_left (version) mqtt_operator_broker_ready`, nil},
+		{`mqtt_broker_live_connections * on (namespace, name) group_left mqtt_operator_broker_ready`, nil},
+		{`max by (namespace, name) (rate(mqtt_broker_messages_received_total{namespace=~"$namespace"}[5m]))`, nil},
+		{`rate(mqtt_broker_connections[5m])`, []string{"rate() over mqtt_broker_connections, a gauge: use it as it is, or deriv()"}},
+		{`sum by (kind) (mqtt_broker_topics)`, []string{`label "kind" is on none of the series used`}},
 		{`mqtt_operator_objects{ready="False"} > 0`, []string{`label "ready" is on none of the series used`}},
 		{`mqtt_operator_objects{status="Stalled"}`, []string{`mqtt_operator_objects{status="Stalled"}: status="Stalled" never matches [ready progressing stalled suspended]`}},
 		{`sum(mqtt_operator_object_count)`, []string{`"mqtt_operator_object_count" is not a series the operator exports`}},
@@ -117,7 +132,7 @@ func TestSeriesProblems(t *testing.T) {
 		{`sum by (broker) (mqtt_operator_drift_corrections_total)`, []string{`label "broker" is on none of the series used`}},
 		{`sum(rate(mqtt_operator_broker_requests_total[5m]`, []string{"does not parse: 1:49: parse error: unclosed left parenthesis"}},
 	} {
-		if d := cmp.Diff(tc.want, seriesProblems(tc.expr)); d != "" {
+		if d := cmp.Diff(tc.want, seriesProblems(t, tc.expr)); d != "" {
 			t.Errorf("seriesProblems(%s) (-want +got):\n%s", tc.expr, d)
 		}
 	}
@@ -134,7 +149,7 @@ func TestAlertsUseExportedSeries(t *testing.T) {
 			if r.Alert == "" {
 				t.Errorf("group %s holds a recording rule %q; only alerts are expected", g.Name, r.Record)
 			}
-			for _, p := range seriesProblems(r.Expr.String()) {
+			for _, p := range seriesProblems(t, r.Expr.String()) {
 				t.Errorf("alert %s: %s\n%s", r.Alert, p, r.Expr.String())
 			}
 			if !slices.Contains([]string{"warning", "critical"}, r.Labels["severity"]) {

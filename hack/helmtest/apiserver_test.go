@@ -60,11 +60,13 @@ metrics:
     relabelings: [{action: replace, targetLabel: cluster, replacement: east}]
     metricRelabelings: [{action: drop, sourceLabels: [__name__], regex: go_.*}]
   prometheusRule: {enabled: true, labels: {release: kube-prometheus-stack}, alertLabels: {team: iot}}
+grafana: {dashboards: {enabled: true, label: grafana_dashboard, labelValue: "1", namespace: monitoring, annotations: {grafana_folder: MQTT}}}
 networkPolicy:
   enabled: true
   metricsFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]
   egress: [{ports: [{port: 6443, protocol: TCP}, {port: 53, protocol: UDP}]}, {to: [{ipBlock: {cidr: 0.0.0.0/0}}], ports: [{port: 8081, protocol: TCP}]}]
 resyncInterval: 90s
+brokerMetricsInterval: 30s
 maxConcurrentReconciles: 8
 brokerTimeout: 2500ms
 kubeAPIQPS: 12.5
@@ -93,6 +95,7 @@ func TestAPIServerAcceptsChart(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "team-a"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "team-b"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "team-c"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "monitoring"}},
 	} {
 		if err := c.Create(ctx, ns); err != nil {
 			t.Fatal(err)

@@ -18,10 +18,11 @@ import (
 )
 
 // runMakeManifests is the fix for every stale copy under the chart's files/.
-const runMakeManifests = "run `make manifests` (it copies config/ into charts/mqtt-operator/files/)"
+const runMakeManifests = "run `make manifests` (it copies config/ and docs/grafana/ into charts/mqtt-operator/files/)"
 
-// The chart's files/ holds byte-for-byte copies of config/: the CRDs, the
-// manager's generated RBAC rules and the alerts. And no crds/ directory is
+// The chart's files/ holds byte-for-byte copies of config/ and docs/grafana/:
+// the CRDs, the manager's generated RBAC rules, the alerts and the Grafana
+// dashboard. And no crds/ directory is
 // left, whose CRDs Helm would install once and never upgrade.
 func TestChartFilesMatchConfig(t *testing.T) {
 	bases := filepath.Join(repoRoot, "config", "crd", "bases")
@@ -39,6 +40,13 @@ func TestChartFilesMatchConfig(t *testing.T) {
 	}
 	for _, n := range names {
 		pairs["config/crd/bases/"+n] = "files/crds/" + n
+	}
+	dashboards := fileNames(t, filepath.Join(repoRoot, "docs", "grafana"))
+	if got := fileNames(t, filepath.Join(chartDir, "files", "grafana")); len(dashboards) == 0 || !slices.Equal(dashboards, got) {
+		t.Errorf("docs/grafana has %v, charts/mqtt-operator/files/grafana has %v; %s", dashboards, got, runMakeManifests)
+	}
+	for _, n := range dashboards {
+		pairs["docs/grafana/"+n] = "files/grafana/" + n
 	}
 	for src, dst := range pairs {
 		want := readRepoFile(t, src)

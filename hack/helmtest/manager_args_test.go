@@ -40,6 +40,7 @@ func TestManagerAcceptsRenderedArgs(t *testing.T) {
 		{"set", mustParse(t, "maxConcurrentReconciles=16,kubeAPIQPS=7,logLevel=3,metrics.enabled=false,leaderElect=false"), 0},
 		{"watched namespaces", mustParse(t, "watchNamespaces={team-a,team-b}"), 0},
 		{"plain HTTP metrics", mustParse(t, "metrics.secure=false,metrics.port=8080"), 0},
+		{"broker metrics off", mustParse(t, "brokerMetricsInterval=0s"), 0},
 		{"control: unknown flag", mustParse(t, "extraArgs={--no-such-flag}"), 2},
 		{"control: bad flag value", mustParse(t, "extraArgs={--zap-log-level=loud}"), 2},
 	} {

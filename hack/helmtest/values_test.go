@@ -28,6 +28,7 @@ tolerations: [{key: dedicated, operator: Equal, value: mqtt, effect: NoSchedule}
 podAnnotations: {prometheus.io/scrape: "true"}
 podLabels: {team: iot, app.kubernetes.io/name: hijack}
 resyncInterval: 90s
+brokerMetricsInterval: 30s
 maxConcurrentReconciles: 8
 brokerTimeout: 2500ms
 kubeAPIQPS: 12.5
@@ -74,7 +75,7 @@ func TestValuesOverrideDeployment(t *testing.T) {
 
 	wantArgs := []string{
 		"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8443", "--metrics-secure=true",
-		"--resync-interval=90s", "--max-concurrent-reconciles=8", "--broker-timeout=2500ms",
+		"--resync-interval=90s", "--broker-metrics-interval=30s", "--max-concurrent-reconciles=8", "--broker-timeout=2500ms",
 		"--kube-api-qps=12.5", "--kube-api-burst=40", "--zap-log-level=debug", "--zap-devel",
 	}
 	if d := cmp.Diff(wantArgs, c.Args); d != "" {

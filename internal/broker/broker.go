@@ -166,14 +166,41 @@ type SubscribeRequest struct {
 	QoS      int
 }
 
-// Metrics is a summary of the broker's counters and gauges, summed over nodes.
+// Metrics is a summary of the broker's stats (gauges: the state now) and
+// metrics (counters: cumulative since each node started), over its nodes.
+// Per-node values are summed; values every node reports for the whole
+// cluster (topics, retained messages) are taken once. A counter can go
+// down when a node restarts.
 type Metrics struct {
-	Connections      int64
-	Subscriptions    int64
-	Topics           int64
+	// Connections counts the clients' channels, including those of
+	// disconnected sessions the broker keeps (connections.count).
+	Connections int64
+	// LiveConnections counts clients connected now (live_connections.count).
+	LiveConnections int64
+	// Sessions counts sessions, connected or kept (sessions.count).
+	Sessions int64
+	// Subscriptions counts subscriptions, shared ones included.
+	Subscriptions int64
+	// Topics counts the topics with at least one subscriber in the
+	// cluster's route table.
+	Topics int64
+	// RetainedMessages counts the retained messages stored now.
+	RetainedMessages int64
+
+	// MessagesReceived counts PUBLISH messages received from clients.
 	MessagesReceived int64
-	MessagesSent     int64
-	MessagesDropped  int64
+	// MessagesSent counts PUBLISH messages sent to clients.
+	MessagesSent int64
+	// MessagesDropped counts messages dropped: no subscriber, not
+	// authorized, queue full or expired.
+	MessagesDropped int64
+	// MessagesRetained counts messages received with the retain flag.
+	MessagesRetained int64
+	// AuthenticationFailures counts CONNECTs refused by authentication.
+	AuthenticationFailures int64
+	// AuthorizationDenials counts publishes and subscriptions refused by
+	// authorization (cached results included).
+	AuthorizationDenials int64
 }
 
 // Info is what an authenticated health check learns about the broker.

@@ -156,11 +156,21 @@ func (c *Conn) Publish(ctx context.Context, topic string, payload []byte) error 
 // PublishAck sends a QoS 1 message and returns the PUBACK reason code:
 // 0 (or 0x10, no matching subscribers) accepted, 0x87 not authorized.
 func (c *Conn) PublishAck(ctx context.Context, topic string, payload []byte) (byte, error) {
-	pr, err := c.client.Publish(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1})
+	return c.publishQoS1(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1})
+}
+
+// PublishRetained sends a QoS 1 message with the retain flag, which the
+// broker keeps for later subscribers, and returns the PUBACK reason code.
+func (c *Conn) PublishRetained(ctx context.Context, topic string, payload []byte) (byte, error) {
+	return c.publishQoS1(ctx, &paho.Publish{Topic: topic, Payload: payload, QoS: 1, Retain: true})
+}
+
+func (c *Conn) publishQoS1(ctx context.Context, p *paho.Publish) (byte, error) {
+	pr, err := c.client.Publish(ctx, p)
 	if pr != nil {
 		return pr.ReasonCode, nil
 	}
-	return 0, fmt.Errorf("publish %q: %w", topic, err)
+	return 0, fmt.Errorf("publish %q: %w", p.Topic, err)
 }
 
 // MustPublish publishes at QoS 0 or 1 and returns the PUBACK reason code (0

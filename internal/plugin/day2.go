@@ -380,25 +380,36 @@ func Publish(ctx context.Context, cl broker.Client, w io.Writer, ms []broker.Mes
 	return nil
 }
 
-// MetricsDoc is the document of metrics and stats -o json|yaml.
+// MetricsDoc is the document of metrics and stats -o json|yaml: stats
+// fills the gauges, metrics the counters.
 type MetricsDoc struct {
 	Connections      *int64 `json:"connections,omitempty"`
+	LiveConnections  *int64 `json:"liveConnections,omitempty"`
+	Sessions         *int64 `json:"sessions,omitempty"`
 	Subscriptions    *int64 `json:"subscriptions,omitempty"`
 	Topics           *int64 `json:"topics,omitempty"`
-	MessagesReceived *int64 `json:"messagesReceived,omitempty"`
-	MessagesSent     *int64 `json:"messagesSent,omitempty"`
-	MessagesDropped  *int64 `json:"messagesDropped,omitempty"`
+	RetainedMessages *int64 `json:"retainedMessages,omitempty"`
+
+	MessagesReceived       *int64 `json:"messagesReceived,omitempty"`
+	MessagesSent           *int64 `json:"messagesSent,omitempty"`
+	MessagesDropped        *int64 `json:"messagesDropped,omitempty"`
+	MessagesRetained       *int64 `json:"messagesRetained,omitempty"`
+	AuthenticationFailures *int64 `json:"authenticationFailures,omitempty"`
+	AuthorizationDenials   *int64 `json:"authorizationDenials,omitempty"`
 }
 
-// metricRow is one named value of the metrics and stats tables.
+// metricRow is one named value of the stats (a gauge) or metrics (a
+// counter) table, and the field of the document that carries it.
 type metricRow struct {
 	name  string
-	value int64
+	gauge bool
+	field **int64
+	value *int64
 }
 
-// Metrics prints the broker's message counters (metrics) or, with stats,
-// its current gauges: connections, subscriptions and topics. Both are sums
-// over the cluster's nodes.
+// Metrics prints the broker's counters since its nodes started (metrics)
+// or, with stats, its gauges now: connections, sessions, subscriptions,
+// topics and retained messages. Both are summed over the cluster's nodes.
 func Metrics(ctx context.Context, cl broker.Client, w io.Writer, stats bool, output string) error {
 	m, err := cl.Metrics(ctx)
 	if err != nil {
@@ -406,17 +417,29 @@ func Metrics(ctx context.Context, cl broker.Client, w io.Writer, stats bool, out
 	}
 	var doc MetricsDoc
 	var rows []metricRow
-	if stats {
-		doc = MetricsDoc{Connections: &m.Connections, Subscriptions: &m.Subscriptions, Topics: &m.Topics}
-		rows = []metricRow{{"connections", m.Connections}, {"subscriptions", m.Subscriptions}, {"topics", m.Topics}}
-	} else {
-		doc = MetricsDoc{MessagesReceived: &m.MessagesReceived, MessagesSent: &m.MessagesSent, MessagesDropped: &m.MessagesDropped}
-		rows = []metricRow{{"messages.received", m.MessagesReceived}, {"messages.sent", m.MessagesSent}, {"messages.dropped", m.MessagesDropped}}
+	for _, r := range []metricRow{
+		{"connections", true, &doc.Connections, &m.Connections},
+		{"live_connections", true, &doc.LiveConnections, &m.LiveConnections},
+		{"sessions", true, &doc.Sessions, &m.Sessions},
+		{"subscriptions", true, &doc.Subscriptions, &m.Subscriptions},
+		{"topics", true, &doc.Topics, &m.Topics},
+		{"retained", true, &doc.RetainedMessages, &m.RetainedMessages},
+		{"messages.received", false, &doc.MessagesReceived, &m.MessagesReceived},
+		{"messages.sent", false, &doc.MessagesSent, &m.MessagesSent},
+		{"messages.dropped", false, &doc.MessagesDropped, &m.MessagesDropped},
+		{"messages.retained", false, &doc.MessagesRetained, &m.MessagesRetained},
+		{"authentication.failures", false, &doc.AuthenticationFailures, &m.AuthenticationFailures},
+		{"authorization.denials", false, &doc.AuthorizationDenials, &m.AuthorizationDenials},
+	} {
+		if r.gauge == stats {
+			*r.field = r.value
+			rows = append(rows, r)
+		}
 	}
 	return render(w, output, doc, func() [][]string {
 		out := [][]string{{"NAME", "VALUE"}}
 		for _, r := range rows {
-			out = append(out, []string{r.name, strconv.FormatInt(r.value, 10)})
+			out = append(out, []string{r.name, strconv.FormatInt(*r.value, 10)})
 		}
 		return out
 	})

@@ -1,8 +1,8 @@
 package testbroker
 
 import (
+	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // statMax remembers the high-water mark of each *.count stat.
@@ -54,7 +54,7 @@ func (b *Broker) stats() map[string]int64 {
 		"subscribers":          subs,
 		"subscriptions":        subs,
 		"subscriptions.shared": shared,
-		"retained":             atomic.LoadInt64(&b.mqtt.Info.Retained),
+		"retained":             b.retainedCount(),
 	}
 	out := make(map[string]int64, 2*len(cur))
 	for k, v := range cur {
@@ -62,4 +62,17 @@ func (b *Broker) stats() map[string]int64 {
 		out[k+".max"] = b.statMax.observe(k, v)
 	}
 	return out
+}
+
+// retainedCount counts the retained messages clients and the API stored.
+// mochi keeps its own $SYS statistics as retained messages too; EMQX's
+// $SYS topics are not those, so they are left out of retained.count.
+func (b *Broker) retainedCount() int64 {
+	var n int64
+	for topic := range b.mqtt.Topics.Retained.GetAll() {
+		if !strings.HasPrefix(topic, "$SYS/") {
+			n++
+		}
+	}
+	return n
 }

@@ -8,6 +8,11 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker/internal/emqxapi"
 )
 
+// metricNames are EMQX 4's names of the authentication and authorization
+// counters (emqx_access_control counts client.auth.failure and
+// client.acl.deny).
+var metricNames = emqxapi.MetricNames{AuthenticationFailures: "client.auth.failure", AuthorizationDenials: "client.acl.deny"}
+
 // Metrics sums /stats and /metrics over the running nodes.
 func (c *Client) Metrics(ctx context.Context) (broker.Metrics, error) {
 	const op = "Metrics"
@@ -36,7 +41,7 @@ func (c *Client) Metrics(ctx context.Context) (broker.Metrics, error) {
 	for _, x := range metrics {
 		m = append(m, x.Metrics)
 	}
-	return emqxapi.SumMetrics(s, m), nil
+	return emqxapi.SumMetrics(s, m, metricNames), nil
 }
 
 // Health reads /brokers, the cheapest authenticated call; the version is

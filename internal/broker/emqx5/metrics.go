@@ -10,6 +10,10 @@ import (
 	"github.com/mqttoperator/mqtt-operator/internal/broker/internal/emqxapi"
 )
 
+// metricNames are EMQX 5's names of the authentication and authorization
+// counters, renamed from 4.x's client.auth.failure and client.acl.deny.
+var metricNames = emqxapi.MetricNames{AuthenticationFailures: "authentication.failure", AuthorizationDenials: "authorization.deny"}
+
 // Metrics sums /stats and /metrics over the nodes; v5 puts the counters
 // flat beside "node".
 func (c *Client) Metrics(ctx context.Context) (broker.Metrics, error) {
@@ -21,7 +25,7 @@ func (c *Client) Metrics(ctx context.Context) (broker.Metrics, error) {
 	if _, err := c.call(ctx, op, http.MethodGet, emqxapi.Path("metrics"), nil, nil, &metrics); err != nil {
 		return broker.Metrics{}, err
 	}
-	return emqxapi.SumMetrics(stats, metrics), nil
+	return emqxapi.SumMetrics(stats, metrics, metricNames), nil
 }
 
 // nodeCounters is a per-node list, or the single object an aggregated

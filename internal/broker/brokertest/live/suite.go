@@ -108,6 +108,7 @@ func Run(t *testing.T, tr Traits) {
 	t.Run("RulesEnforced", func(t *testing.T) { testRulesEnforced(t, tr) })
 	t.Run("Bans", func(t *testing.T) { testBans(t, tr) })
 	t.Run("ClientsAndPubSub", func(t *testing.T) { testClientsAndPubSub(t, tr) })
+	t.Run("Metrics", func(t *testing.T) { testMetrics(t, tr) })
 	t.Run("Errors", func(t *testing.T) { testErrors(t, tr) })
 }
 
@@ -478,6 +479,73 @@ func testClientsAndPubSub(t *testing.T, tr Traits) {
 		_, err := h.C.GetClient(ctx, id)
 		return broker.IsNotFound(err)
 	})
+}
+
+// testMetrics moves every field of the summary with MQTT traffic and
+// compares the broker's answer with what the traffic must have done.
+func testMetrics(t *testing.T, tr Traits) {
+	h := NewHarness(t, tr, 0, nil)
+	m0, err := h.C.Metrics(ctx)
+	h.Must(err)
+	if diff := cmp.Diff(broker.Metrics{}, m0); diff != "" {
+		t.Errorf("a fresh broker's metrics (-want +got):\n%s", diff)
+	}
+	h.Must(h.C.CreateUser(ctx, broker.UserSpec{Kind: broker.ByUsername, ID: "dev", Password: "pw"}))
+	h.Must(h.C.ReplaceRules(ctx, broker.Subject{Kind: broker.ByUsername, Name: "dev"},
+		[]broker.Rule{rule("ok/#", broker.ActionAll, broker.Allow), rule("#", broker.ActionAll, broker.Deny)}))
+	want := MetricsTraffic(t, h.B.MQTTAddr(), "dev", "pw")
+	// Stats may be sampled a moment late; wait for them, then compare.
+	var got broker.Metrics
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(20 * time.Millisecond) {
+		got, err = h.C.Metrics(ctx)
+		h.Must(err)
+		if cmp.Equal(want, got) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics after the traffic (-want +got):\n%s", diff)
+	}
+}
+
+// MetricsTraffic sends MQTT traffic that moves every field of
+// broker.Metrics: a refused login, a login, a retained message, a denied
+// publish and a denied subscription, and a delivery. The user must exist
+// with that password and be allowed ok/# and nothing else. It returns what
+// a broker that saw no other traffic then reports; the client stays
+// connected until the test ends.
+func MetricsTraffic(t *testing.T, mqttAddr, username, password string) broker.Metrics {
+	t.Helper()
+	mqtttest.Refusal(t, mqttAddr, "intruder", username, "not-"+password)
+	c := mqtttest.MustConnect(t, mqttAddr, username+"-1", username, password)
+	pctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	if rc, err := c.PublishRetained(pctx, "ok/state", []byte("on")); err != nil || rc > 0x10 {
+		t.Fatalf("retained publish: reason code %#x, %v", rc, err)
+	}
+	if rc, err := c.PublishAck(pctx, "secret/x", []byte("no")); err != nil || rc != 0x87 {
+		t.Fatalf("denied publish: reason code %#x, %v; want 0x87", rc, err)
+	}
+	if rc := c.MustSubscribe(t, "secret/#"); rc < 0x80 {
+		t.Fatalf("denied subscription granted (%#x)", rc)
+	}
+	c.MustSubscribe(t, "ok/#")
+	if p, ok := c.Receive(waitFor); !ok || string(p.Payload) != "on" {
+		t.Fatalf("retained message not delivered: %v", p)
+	}
+	return broker.Metrics{
+		Connections: 1, LiveConnections: 1, Sessions: 1, Subscriptions: 1, Topics: 1, RetainedMessages: 1,
+		// The retained publish and the denied one.
+		MessagesReceived: 2,
+		// The retained message, to the subscriber that came later.
+		MessagesSent: 1,
+		// The retained publish had no subscriber yet; the denied one was dropped.
+		MessagesDropped:        2,
+		MessagesRetained:       1,
+		AuthenticationFailures: 1,
+		// The publish and the subscription.
+		AuthorizationDenials: 2,
+	}
 }
 
 func testErrors(t *testing.T, tr Traits) {

@@ -65,21 +65,34 @@ func (c *Counters) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// MetricNames are the names of the counters the flavours name differently.
+type MetricNames struct {
+	AuthenticationFailures string
+	AuthorizationDenials   string
+}
+
 // SumMetrics builds the broker summary from per-node stats and metrics.
-// Connections, subscriptions and message counters are per node and are
-// summed. topics.count is the cluster-wide route table that every node
-// reports in full, so the largest value is taken instead of the sum.
-func SumMetrics(stats, metrics []Counters) broker.Metrics {
+// Connections, sessions, subscriptions and the counters are per node and
+// are summed. topics.count (the route table) and retained.count (the
+// retained message table) are cluster-wide tables that every node reports
+// in full, so the largest value is taken instead of the sum.
+func SumMetrics(stats, metrics []Counters, names MetricNames) broker.Metrics {
 	var m broker.Metrics
 	for _, s := range stats {
 		m.Connections += s["connections.count"]
+		m.LiveConnections += s["live_connections.count"]
+		m.Sessions += s["sessions.count"]
 		m.Subscriptions += s["subscriptions.count"]
 		m.Topics = max(m.Topics, s["topics.count"])
+		m.RetainedMessages = max(m.RetainedMessages, s["retained.count"])
 	}
 	for _, x := range metrics {
 		m.MessagesReceived += x["messages.received"]
 		m.MessagesSent += x["messages.sent"]
 		m.MessagesDropped += x["messages.dropped"]
+		m.MessagesRetained += x["messages.retained"]
+		m.AuthenticationFailures += x[names.AuthenticationFailures]
+		m.AuthorizationDenials += x[names.AuthorizationDenials]
 	}
 	return m
 }

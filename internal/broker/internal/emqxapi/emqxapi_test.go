@@ -113,17 +113,44 @@ func TestIntAndCounters(t *testing.T) {
 }
 
 func TestSumMetrics(t *testing.T) {
-	stats := []Counters{
-		{"connections.count": 2, "subscriptions.count": 5, "topics.count": 7},
-		{"connections.count": 3, "subscriptions.count": 1, "topics.count": 7},
+	names := MetricNames{AuthenticationFailures: "authn.fail", AuthorizationDenials: "authz.deny"}
+	cases := []struct {
+		name           string
+		stats, metrics []Counters
+		want           broker.Metrics
+	}{
+		{name: "no nodes"},
+		{
+			name: "per-node values summed, cluster-wide tables taken once",
+			stats: []Counters{
+				{"connections.count": 2, "live_connections.count": 1, "sessions.count": 2, "subscriptions.count": 5, "topics.count": 7, "retained.count": 3},
+				{"connections.count": 3, "live_connections.count": 3, "sessions.count": 4, "subscriptions.count": 1, "topics.count": 7, "retained.count": 3},
+			},
+			metrics: []Counters{
+				{"messages.received": 10, "messages.sent": 20, "messages.dropped": 1, "messages.retained": 4, "authn.fail": 2, "authz.deny": 5},
+				{"messages.received": 1, "messages.sent": 2, "messages.dropped": 0, "messages.retained": 1, "authn.fail": 1, "authz.deny": 0},
+			},
+			want: broker.Metrics{Connections: 5, LiveConnections: 4, Sessions: 6, Subscriptions: 6, Topics: 7, RetainedMessages: 3,
+				MessagesReceived: 11, MessagesSent: 22, MessagesDropped: 1, MessagesRetained: 5, AuthenticationFailures: 3, AuthorizationDenials: 5},
+		},
+		{
+			// A node that has not caught up reports less of a cluster-wide table.
+			name:  "cluster-wide tables take the largest view",
+			stats: []Counters{{"topics.count": 4, "retained.count": 9}, {"topics.count": 6, "retained.count": 8}},
+			want:  broker.Metrics{Topics: 6, RetainedMessages: 9},
+		},
+		{
+			name:    "the other flavour's names and unknown names are ignored",
+			metrics: []Counters{{"client.auth.failure": 7, "authentication.failure": 8, "rules.matched": 3, "authz.deny": 1}},
+			want:    broker.Metrics{AuthorizationDenials: 1},
+		},
 	}
-	metrics := []Counters{
-		{"messages.received": 10, "messages.sent": 20, "messages.dropped": 1},
-		{"messages.received": 1, "messages.sent": 2, "messages.dropped": 0},
-	}
-	want := broker.Metrics{Connections: 5, Subscriptions: 6, Topics: 7, MessagesReceived: 11, MessagesSent: 22, MessagesDropped: 1}
-	if diff := cmp.Diff(want, SumMetrics(stats, metrics)); diff != "" {
-		t.Errorf("SumMetrics mismatch (-want +got):\n%s", diff)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, SumMetrics(tc.stats, tc.metrics, names)); diff != "" {
+				t.Errorf("SumMetrics mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
