@@ -61,7 +61,7 @@ func (r *MQTTBrokerReconciler) reconcileManaged(ctx context.Context, b *mqttv1.M
 	if err != nil {
 		return err
 	}
-	cookie, err := r.managedCookie(ctx, b, credsSecret)
+	cookie, cookieSecret, err := r.managedCookie(ctx, b, credsSecret)
 	if err != nil {
 		return err
 	}
@@ -72,6 +72,11 @@ func (r *MQTTBrokerReconciler) reconcileManaged(ctx context.Context, b *mqttv1.M
 		}
 		return fmt.Errorf("build managed objects: %w", err)
 	}
+	// A Secret read from the cache may have been deleted since: applying
+	// it would bring the old content back by chance. Pinning the UID makes
+	// such an apply fail, and the next reconcile sees the Secret gone.
+	pinUID(objs.Secret, credsSecret)
+	pinUID(objs.CookieSecret, cookieSecret)
 	for _, obj := range objs.All() {
 		if err := controllerutil.SetControllerReference(b, obj, r.Scheme()); err != nil {
 			return fmt.Errorf("own %s: %w", obj.GetName(), err)
@@ -206,26 +211,26 @@ func (r *MQTTBrokerReconciler) newCredentials(ctx context.Context, b *mqttv1.MQT
 // managedCookie reads the Erlang cookie back. It is generated only when the
 // cookie Secret is gone: from the cookie an earlier operator version kept
 // in the credentials Secret when there is one, else at random.
-func (r *MQTTBrokerReconciler) managedCookie(ctx context.Context, b *mqttv1.MQTTBroker, credsSecret *corev1.Secret) (string, error) {
+func (r *MQTTBrokerReconciler) managedCookie(ctx context.Context, b *mqttv1.MQTTBroker, credsSecret *corev1.Secret) (string, *corev1.Secret, error) {
 	s, err := r.conns.secrets.get(ctx, b.Namespace, resources.CookieSecretName(b))
 	switch {
 	case err == nil:
 		if c, err := resources.CookieFromSecret(s); err == nil {
-			return c, nil
+			return c, s, nil
 		}
 		// The Secret is immutable: a damaged one is replaced, not updated.
 		if !isControlledBy(s, b) {
-			return "", stalled(mqttv1.ReasonSecretInvalid, "Secret %s/%s holds no valid Erlang cookie and does not belong to this broker", b.Namespace, s.Name)
+			return "", nil, stalled(mqttv1.ReasonSecretInvalid, "Secret %s/%s holds no valid Erlang cookie and does not belong to this broker", b.Namespace, s.Name)
 		}
 		if err := r.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("replace damaged cookie Secret: %w", err)
+			return "", nil, fmt.Errorf("replace damaged cookie Secret: %w", err)
 		}
 	case !apierrors.IsNotFound(err):
-		return "", fmt.Errorf("get cookie Secret: %w", err)
+		return "", nil, fmt.Errorf("get cookie Secret: %w", err)
 	}
 	if credsSecret != nil {
 		if c, ok := resources.LegacyCookie(credsSecret); ok {
-			return c, nil
+			return c, nil, nil
 		}
 	}
 	if b.Status.LastChecked != nil {
@@ -233,7 +238,15 @@ func (r *MQTTBrokerReconciler) managedCookie(ctx context.Context, b *mqttv1.MQTT
 			"the Erlang cookie Secret %s was lost; nodes with different cookies cannot form a cluster, so every pod restarts at once with the new cookie",
 			resources.CookieSecretName(b))
 	}
-	return resources.NewCookie(rand.Reader)
+	c, err := resources.NewCookie(rand.Reader)
+	return c, nil, err
+}
+
+// pinUID makes an apply of obj succeed only on the object existing was.
+func pinUID(obj client.Object, existing *corev1.Secret) {
+	if obj != nil && existing != nil {
+		obj.SetUID(existing.UID)
+	}
 }
 
 // checkReferencedSecrets checks that the TLS and license Secrets the spec
