@@ -12,6 +12,9 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 KUBE_APISERVER ?= $(ENVTEST_ASSETS)/kube-apiserver
 ETCD ?= $(ENVTEST_ASSETS)/etcd
+KUBE_CONTROLLER_MANAGER ?= $(ENVTEST_ASSETS)/kube-controller-manager
+# Stamps the Kubernetes binaries built from hack/envtest with their version.
+K8S_LDFLAGS = -X k8s.io/component-base/version.gitVersion=v$(K8S_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION)))
 
 GO ?= go
 SHELL := /usr/bin/env bash -o pipefail
@@ -171,18 +174,29 @@ docker-build: ## Build the image with Docker instead (needs a daemon and network
 ##@ Tools
 
 .PHONY: envtest
-envtest: $(KUBE_APISERVER) $(ETCD) ## Build kube-apiserver and etcd from source into bin/k8s (once).
+envtest: $(KUBE_APISERVER) $(ETCD) $(KUBE_CONTROLLER_MANAGER) ## Build kube-apiserver, etcd and kube-controller-manager from source into bin/k8s (once).
 
 $(KUBE_APISERVER):
 	@mkdir -p $(ENVTEST_ASSETS)
 	@echo "building kube-apiserver v$(K8S_VERSION) from source (about 10 minutes the first time)"
 	cd hack/envtest && $(GO) build -trimpath \
-		-ldflags "-X k8s.io/component-base/version.gitVersion=v$(K8S_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION)))" \
+		-ldflags "$(K8S_LDFLAGS)" \
 		-o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver && mv $@.tmp $@
 
 $(ETCD):
 	@mkdir -p $(ENVTEST_ASSETS)
 	cd hack/envtest && $(GO) build -trimpath -o $@.tmp go.etcd.io/etcd/server/v3 && mv $@.tmp $@
+
+# The garbage collector and the namespace controller run in kube-controller-manager,
+# not in the API server: tests of owner references and namespace deletion need it.
+.PHONY: kcm
+kcm: $(KUBE_CONTROLLER_MANAGER) ## Build kube-controller-manager from source into bin/k8s (once).
+$(KUBE_CONTROLLER_MANAGER):
+	@mkdir -p $(ENVTEST_ASSETS)
+	@echo "building kube-controller-manager v$(K8S_VERSION) from source (several minutes the first time)"
+	cd hack/envtest && $(GO) build -trimpath \
+		-ldflags "$(K8S_LDFLAGS)" \
+		-o $@.tmp k8s.io/kubernetes/cmd/kube-controller-manager && mv $@.tmp $@
 
 .PHONY: mosquitto
 mosquitto: ## Install Debian's mosquitto_sub and mosquitto_pub (apt-get) to try a broker by hand.
