@@ -21,7 +21,7 @@ var secretVerbs = map[string]string{
 		"a broker's API credentials and CA bundle; and the generated credentials Secret before writing it",
 	"list": "fill the manager's Secret cache, which holds only Secrets labelled mqtt.mqttoperator.io/watch=true " +
 		"(RBAC cannot restrict by label; the cache's label selector keeps other Secrets out of memory)",
-	"watch": "see a password rotation or a changed API credential in a watched Secret at once",
+	"watch":  "see a password rotation or a changed API credential in a watched Secret at once",
 	"create": "generate <user>-mqtt-credentials for an MQTTUser without passwordSecretRef, and a managed broker's API credentials",
 	"patch": "refresh the connection details in a generated Secret, take over a generated-name Secret whose owner is gone, " +
 		"and add the watch label to a referenced Secret; server-side apply of a managed broker's credentials",
