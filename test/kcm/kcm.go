@@ -111,9 +111,9 @@ func Start(ctx context.Context, cfg *rest.Config, o Options) (*KCM, error) {
 		"--v=1",
 	)
 	k.cmd.Stdout, k.cmd.Stderr = logFile, logFile
-	// Its own process group, so a test that is killed does not leave it
-	// running attached to a terminal.
-	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, and killed with the test process should that
+	// die without stopping it.
+	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := k.cmd.Start(); err != nil {
 		_ = logFile.Close()
 		_ = os.RemoveAll(dir)
