@@ -63,6 +63,7 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 		Cache:                   cacheOpts,
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "mqtt-operator.mqtt.mqttoperator.io",
 		LeaderElectionNamespace: o.leaderElectionNamespace,
