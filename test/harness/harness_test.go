@@ -40,6 +40,32 @@ func TestStatCPU(t *testing.T) {
 	}
 }
 
+func TestParseUsage(t *testing.T) {
+	usage := `Usage of manager:
+  -health-probe-bind-address string
+    	Address of the /healthz and /readyz endpoints. (default ":8081")
+  -leader-elect
+    	Elect a leader.
+  -max-concurrent-reconciles int
+    	Reconciles run at once per kind. (default 4)
+  -zap-devel
+    	Development Mode defaults(encoder=consoleEncoder,logLevel=Debug). Production Mode defaults(encoder=jsonEncoder)
+`
+	want := map[string]string{"health-probe-bind-address": ":8081", "leader-elect": "", "max-concurrent-reconciles": "4", "zap-devel": ""}
+	if d := cmp.Diff(want, parseUsage(usage)); d != "" {
+		t.Fatalf("parseUsage (-want +got):\n%s", d)
+	}
+}
+
+func TestArgValue(t *testing.T) {
+	args := []string{"kube-apiserver", "--secure-port=6443", "--etcd-servers", "http://127.0.0.1:2379", "-v"}
+	for name, want := range map[string]string{"secure-port": "6443", "etcd-servers": "http://127.0.0.1:2379", "v": "", "absent": ""} {
+		if got := argValue(args, name); got != want {
+			t.Errorf("argValue(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestMetricsSumAndDelta(t *testing.T) {
 	m, err := ParseMetrics(strings.NewReader(`# TYPE req counter
 req{verb="PATCH",resource="mqttusers",subresource="status"} 3
@@ -58,6 +84,9 @@ lat_count 4
 	}
 	if got := m.Sum("lat", nil); got != 4 {
 		t.Errorf("histogram Sum = %v, want its count 4", got)
+	}
+	if got := m.HistogramSum("lat", nil); got != 1 {
+		t.Errorf("HistogramSum = %v, want 1", got)
 	}
 	if got := m.Sum("absent", nil); got != 0 {
 		t.Errorf("absent family = %v", got)
@@ -102,8 +131,9 @@ func TestHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !mgr.Supports("pprof-bind-address") || mgr.Supports("no-such-flag") {
-		t.Fatalf("flag probe: pprof %v, no-such-flag %v", mgr.Supports("pprof-bind-address"), mgr.Supports("no-such-flag"))
+	if !mgr.Supports("pprof-bind-address") || mgr.Supports("no-such-flag") || mgr.FlagDefault("max-concurrent-reconciles") == "" {
+		t.Fatalf("flag probe: pprof %v, no-such-flag %v, concurrency default %q",
+			mgr.Supports("pprof-bind-address"), mgr.Supports("no-such-flag"), mgr.FlagDefault("max-concurrent-reconciles"))
 	}
 	if err := mgr.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -152,8 +182,15 @@ func TestHarness(t *testing.T) {
 		t.Errorf("API server counted %v MQTTUser status patches", got)
 	}
 	var heap bytes.Buffer
-	if err := mgr.Profile(ctx, "heap", 0, &heap); err != nil || heap.Len() == 0 {
+	if err := mgr.Profile(ctx, "heap", "", &heap); err != nil || heap.Len() == 0 {
 		t.Errorf("heap profile: %d bytes, %v", heap.Len(), err)
+	}
+	apiUsage, etcdUsage, err := cp.Usage()
+	if err != nil || apiUsage.CPU <= 0 || apiUsage.RSS <= 0 || etcdUsage.CPU <= 0 {
+		t.Errorf("control plane usage: api server %+v, etcd %+v, %v", apiUsage, etcdUsage, err)
+	}
+	if busy, total, err := MachineCPU(); err != nil || busy <= 0 || busy > total {
+		t.Errorf("machine CPU: busy %v of %v, %v", busy, total, err)
 	}
 	running, err := mgr.Usage()
 	if err != nil || running.RSS <= 0 || running.PeakRSS < running.RSS || running.CPU <= 0 {

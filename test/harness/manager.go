@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -34,7 +35,7 @@ type ManagerOptions struct {
 type Manager struct {
 	*Process
 	metricsAddr, probeAddr, pprofAddr string
-	flags                             map[string]bool
+	flags                             map[string]string
 	timeout                           time.Duration
 	http                              *http.Client
 }
@@ -59,11 +60,11 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 		m.timeout = time.Minute
 	}
 	args := []string{"--metrics-bind-address=" + o.MetricsAddr, "--health-probe-bind-address=" + o.ProbeAddr}
-	if flags["metrics-secure"] {
+	if _, ok := flags["metrics-secure"]; ok {
 		// Plain HTTP on loopback: the harness scrapes without credentials.
 		args = append(args, "--metrics-secure=false")
 	}
-	if o.PprofAddr != "" && flags["pprof-bind-address"] {
+	if _, ok := flags["pprof-bind-address"]; ok && o.PprofAddr != "" {
 		if o.PprofAddr == "auto" {
 			if o.PprofAddr, err = FreeAddr(); err != nil {
 				return nil, err
@@ -77,25 +78,51 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 	return m, nil
 }
 
-var flagLine = regexp.MustCompile(`(?m)^\s+--?([a-zA-Z0-9][a-zA-Z0-9_.-]*)`)
+var (
+	flagLine    = regexp.MustCompile(`^\s+--?([a-zA-Z0-9][a-zA-Z0-9_.-]*)`)
+	defaultText = regexp.MustCompile(`\(default "?([^")]*)"?\)\s*$`)
+)
 
-// binaryFlags runs bin -h and collects the flag names of its usage text.
-func binaryFlags(bin string) (map[string]bool, error) {
+// binaryFlags runs bin -h and reads the flag names and their defaults
+// ("" when the usage shows none) from Go's usage text.
+func binaryFlags(bin string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "-h").CombinedOutput()
-	flags := map[string]bool{}
-	for _, m := range flagLine.FindAllStringSubmatch(string(out), -1) {
-		flags[m[1]] = true
+	flags := parseUsage(string(out))
+	if _, ok := flags["metrics-bind-address"]; !ok {
+		return nil, fmt.Errorf("%s -h lists no --metrics-bind-address (run `make build`?): %v\n%s", bin, err, out)
 	}
-	if !flags["metrics-bind-address"] || !flags["health-probe-bind-address"] {
-		return nil, fmt.Errorf("%s -h lists no --metrics-bind-address and --health-probe-bind-address (run `make build`?): %v\n%s", bin, err, out)
+	if _, ok := flags["health-probe-bind-address"]; !ok {
+		return nil, fmt.Errorf("%s -h lists no --health-probe-bind-address: %v\n%s", bin, err, out)
 	}
 	return flags, nil
 }
 
+func parseUsage(usage string) map[string]string {
+	flags := map[string]string{}
+	current := ""
+	for _, line := range strings.Split(usage, "\n") {
+		if m := flagLine.FindStringSubmatch(line); m != nil {
+			current = m[1]
+			flags[current] = ""
+		}
+		if m := defaultText.FindStringSubmatch(line); m != nil && current != "" {
+			flags[current] = m[1]
+		}
+	}
+	return flags
+}
+
 // Supports reports whether the binary has the flag (name without dashes).
-func (m *Manager) Supports(flag string) bool { return m.flags[flag] }
+func (m *Manager) Supports(flag string) bool {
+	_, ok := m.flags[flag]
+	return ok
+}
+
+// FlagDefault is the default the binary's usage text shows for the flag,
+// "" when it shows none.
+func (m *Manager) FlagDefault(flag string) string { return m.flags[flag] }
 
 // Start starts the manager (again, after Kill or Stop, with the same
 // flags) and waits until /healthz answers.
@@ -135,15 +162,15 @@ func (m *Manager) PprofURL() string {
 	return "http://" + m.pprofAddr + "/debug/pprof/"
 }
 
-// Profile fetches /debug/pprof/<name>, e.g. ("profile", 30s) for CPU or
-// ("heap", 0), and writes it to w.
-func (m *Manager) Profile(ctx context.Context, name string, seconds int, w io.Writer) error {
+// Profile fetches /debug/pprof/<name>?<query> and writes it to w, e.g.
+// ("profile", "seconds=30") for CPU, ("heap", "") or ("goroutine", "debug=1").
+func (m *Manager) Profile(ctx context.Context, name, query string, w io.Writer) error {
 	if m.pprofAddr == "" {
 		return fmt.Errorf("the manager serves no pprof endpoint (binary without --pprof-bind-address, or none asked for)")
 	}
 	url := m.PprofURL() + name
-	if seconds > 0 {
-		url += fmt.Sprintf("?seconds=%d", seconds)
+	if query != "" {
+		url += "?" + query
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

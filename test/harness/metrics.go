@@ -97,6 +97,18 @@ func (m Metrics) Sum(name string, match map[string]string) float64 {
 	return sum
 }
 
+// HistogramSum adds up the sums of a histogram family's matching samples
+// (with Sum's count, the mean of what it observes).
+func (m Metrics) HistogramSum(name string, match map[string]string) float64 {
+	var sum float64
+	for _, s := range m[name].GetMetric() {
+		if labelsMatch(s, match) {
+			sum += s.GetHistogram().GetSampleSum()
+		}
+	}
+	return sum
+}
+
 // SumBy is Sum grouped by the values of the labels in by, joined with " ".
 func (m Metrics) SumBy(name string, by []string, match map[string]string) map[string]float64 {
 	out := map[string]float64{}
