@@ -43,7 +43,7 @@ type Manager struct {
 // NewManager probes the binary's flags and prepares its command line;
 // Start runs it.
 func NewManager(o ManagerOptions) (*Manager, error) {
-	flags, err := binaryFlags(o.Bin)
+	flags, err := ManagerFlags(o.Bin)
 	if err != nil {
 		return nil, err
 	}
@@ -83,9 +83,9 @@ var (
 	defaultText = regexp.MustCompile(`\(default "?([^")]*)"?\)\s*$`)
 )
 
-// binaryFlags runs bin -h and reads the flag names and their defaults
+// ManagerFlags runs bin -h and reads the flag names and their defaults
 // ("" when the usage shows none) from Go's usage text.
-func binaryFlags(bin string) (map[string]string, error) {
+func ManagerFlags(bin string) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "-h").CombinedOutput()
