@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
 )
 
 // The test broker's default management API credentials (AppID/AppSecret on
@@ -91,19 +93,9 @@ func (b *TestBroker) Wipe(ctx context.Context) error {
 	return b.control(ctx, http.MethodPost, "/wipe", nil)
 }
 
-// Fault makes the next Count API calls (optionally under PathPrefix) fail.
-// It mirrors the test broker's control API; see package internal/testbroker.
-type Fault struct {
-	Count      int    `json:"count,omitempty"`
-	HTTPStatus int    `json:"httpStatus,omitempty"`
-	V4Code     int    `json:"v4Code,omitempty"`
-	V5Code     string `json:"v5Code,omitempty"`
-	Message    string `json:"message,omitempty"`
-	PathPrefix string `json:"pathPrefix,omitempty"`
-}
-
-// InjectFault queues a fault.
-func (b *TestBroker) InjectFault(ctx context.Context, f Fault) error {
+// InjectFault queues a fault: the next f.Count API calls fail as f says
+// (see testbroker.Fault).
+func (b *TestBroker) InjectFault(ctx context.Context, f testbroker.Fault) error {
 	return b.control(ctx, http.MethodPost, "/faults", f)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
+	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
 )
 
 func TestStatCPU(t *testing.T) {
@@ -226,6 +228,8 @@ func TestHarness(t *testing.T) {
 	if bm, err = tb.Metrics(ctx); err != nil || bm.Sum("testbroker_stored_users", nil) != 0 {
 		t.Errorf("after wipe the test broker stores %v users (%v)", bm.Sum("testbroker_stored_users", nil), err)
 	}
+	checkFaults(ctx, t, tb)
+
 	if err := mgr.Stop(10 * time.Second); err != nil {
 		t.Errorf("stop: %v", err)
 	}
@@ -247,5 +251,64 @@ func waitReady(ctx context.Context, t *testing.T, c client.Client, obj client.Ob
 			t.Fatalf("%s not Ready: %+v", obj.GetName(), obj.(mqttv1.StatusAccess).GetCommonStatus())
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// checkFaults drives the test broker's fault hooks through the harness.
+func checkFaults(ctx context.Context, t *testing.T, tb *TestBroker) {
+	t.Helper()
+	call := func() (int, time.Duration) {
+		start := time.Now()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, tb.URL()+"/api/v5/banned", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(BrokerAppID, BrokerAppSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, time.Since(start)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	if err := tb.InjectFault(ctx, testbroker.Fault{Count: 1, HTTPStatus: http.StatusServiceUnavailable, PathPrefix: "/api/v5/banned"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := call(); code != http.StatusServiceUnavailable {
+		t.Errorf("call with a fault queued: %d, want 503", code)
+	}
+	if code, _ := call(); code != http.StatusOK {
+		t.Errorf("call after the fault was used up: %d, want 200", code)
+	}
+	if err := tb.InjectFault(ctx, testbroker.Fault{Count: 1, HTTPStatus: http.StatusServiceUnavailable}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.ClearFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := call(); code != http.StatusOK {
+		t.Errorf("call after ClearFaults: %d, want 200", code)
+	}
+	if err := tb.SetLatency(ctx, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if code, took := call(); code != http.StatusOK || took < 300*time.Millisecond {
+		t.Errorf("call with 300ms latency: %d after %s", code, took)
+	}
+	if err := tb.SetLatency(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Outage(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := call(); code != 0 {
+		t.Errorf("call during the outage answered %d", code)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for code, _ := call(); code != http.StatusOK; code, _ = call() {
+		if time.Now().After(deadline) {
+			t.Fatal("the API did not come back after the outage")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
