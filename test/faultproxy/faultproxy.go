@@ -72,6 +72,16 @@ type Fault struct {
 	Stall time.Duration
 }
 
+// Call is one call the proxy received.
+type Call struct {
+	At     time.Time
+	Method string
+	// Path is the escaped path, as the broker would route it.
+	Path string
+	// Fault is the kind injected, "" when the call passed.
+	Fault Kind
+}
+
 // Stats counts what the proxy saw.
 type Stats struct {
 	// Requests is every call received, Forwarded those that reached the
@@ -97,6 +107,7 @@ type Proxy struct {
 	rng    *rand.Rand
 	outage bool
 	stats  Stats
+	calls  []Call
 	closed bool
 }
 
@@ -233,11 +244,19 @@ func (p *Proxy) Close() error {
 	return srv.Close()
 }
 
+// Calls returns every call received so far, in order.
+func (p *Proxy) Calls() []Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Call(nil), p.calls...)
+}
+
 // next picks the fault for a call, if any, and counts the call.
-func (p *Proxy) next() (Fault, bool) {
+func (p *Proxy) next(r *http.Request) (Fault, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.Requests++
+	call := Call{At: time.Now(), Method: r.Method, Path: r.URL.EscapedPath()}
 	var f Fault
 	switch {
 	case len(p.queue) > 0:
@@ -245,8 +264,11 @@ func (p *Proxy) next() (Fault, bool) {
 	case p.rate > 0 && len(p.mix) > 0 && p.rng.Float64() < p.rate:
 		f = p.mix[p.rng.IntN(len(p.mix))]
 	default:
+		p.calls = append(p.calls, call)
 		return Fault{}, false
 	}
+	call.Fault = f.Kind
+	p.calls = append(p.calls, call)
 	p.stats.Faults[f.Kind]++
 	return f, true
 }
@@ -262,7 +284,7 @@ func (p *Proxy) countForward(r *http.Request) {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
-	f, faulty := p.next()
+	f, faulty := p.next(r)
 	if !faulty {
 		p.countForward(r)
 		p.rp.ServeHTTP(w, r)
