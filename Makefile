@@ -5,6 +5,13 @@ K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 TEST_TIMEOUT ?= 25m
+# make fuzz runs each fuzz target this long; make test only runs their corpora.
+FUZZTIME ?= 30s
+# make soak: the long chaos soak (make test runs a short one). SOAK_SEED=0
+# picks a seed from the clock; the soak prints it.
+SOAK_STEPS ?= 1000
+SOAK_SEED ?= 0
+SOAK_TIMEOUT ?= 2h
 
 LOCALBIN ?= $(CURDIR)/bin
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s
@@ -110,6 +117,29 @@ test: manifests generate fmt vet envtest ## Run every test (and the Helm chart's
 	cd hack/helmtest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CONTROLLER_GEN=$(CONTROLLER_GEN) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 	cd hack/docstest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 	cd hack/release && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+
+# Every fuzz target in the module, found by name: `go test -list` would run
+# the TestMain of packages that start a control plane. controllers is left
+# out of the timed runs: its TestMain starts an API server and a manager in
+# every fuzz worker, which do not stop when fuzzing ends; its fuzz targets
+# run over their corpora in make test.
+FUZZ_TARGETS = $(shell grep -rl --include='*_test.go' '^func Fuzz' api cmd internal test | sort)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (make test runs them over their seed corpora).
+	@failed=""; for file in $(FUZZ_TARGETS); do \
+		dir=./$$(dirname $$file); \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/p' $$file); do \
+			echo "== $$dir $$target ($(FUZZTIME))"; \
+			$(GO) test $$dir -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || failed="$$failed $$dir:$$target"; \
+		done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz failed:$$failed (a failing input is written under testdata/fuzz)"; exit 1; fi
+
+.PHONY: soak
+soak: envtest ## The long chaos soak (SOAK_STEPS, SOAK_SEED); make test runs a short one.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./test/soak -run '^TestSoak$$' -count=1 -v -timeout $(SOAK_TIMEOUT) \
+		-soak.steps=$(SOAK_STEPS) -soak.seed=$(SOAK_SEED)
 
 .PHONY: verify
 verify: manifests generate docs fmt ## Fail when generated files, docs, formatting or go.mod are stale.

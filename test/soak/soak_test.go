@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
 	"github.com/mqttoperator/mqtt-operator/internal/broker/drivers"
@@ -40,6 +42,12 @@ const (
 	// brokers (two goroutines each, at most eight per host) account for it.
 	goroutineSlack = 40
 )
+
+func init() {
+	// The test drives the API server with controller-runtime's client, whose
+	// logs are of no interest here; the manager's go to its own file.
+	ctrllog.SetLogger(logr.Discard())
+}
 
 func TestSoak(t *testing.T) {
 	if testing.Short() {
@@ -96,8 +104,9 @@ func TestSoak(t *testing.T) {
 }
 
 // setup starts the control plane, the test broker, the proxy and the
-// manager, and creates the namespace and the two MQTTBrokers.
-func setup(t *testing.T, seed uint64) *world {
+// manager (with the soak's flags and extra), and creates the namespace and
+// the two MQTTBrokers.
+func setup(t *testing.T, seed uint64, extra ...string) *world {
 	t.Helper()
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "mqtt-operator-soak-")
@@ -123,9 +132,10 @@ func setup(t *testing.T, seed uint64) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
-	mgr, err := harness.NewManager(harness.ManagerOptions{Bin: bins.Manager, Kubeconfig: cp.KubeconfigPath, LogPath: filepath.Join(dir, "manager.log"),
-		Args: []string{"--resync-interval=" + resync.String(), "--broker-timeout=" + brokerTimeout.String(), "--max-retry-delay=" + maxRetryDelay.String(),
-			"--zap-log-level=debug"}})
+	mgrOpts := harness.ManagerOptions{Bin: bins.Manager, Kubeconfig: cp.KubeconfigPath, LogPath: filepath.Join(dir, "manager.log"),
+		Args: append([]string{"--resync-interval=" + resync.String(), "--broker-timeout=" + brokerTimeout.String(), "--max-retry-delay=" + maxRetryDelay.String(),
+			"--zap-log-level=debug"}, extra...)}
+	mgr, err := harness.NewManager(mgrOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +147,7 @@ func setup(t *testing.T, seed uint64) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, ctx: ctx, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), seed: seed, c: c, ns: "soak", dir: dir,
+	w := &world{t: t, ctx: ctx, mgrOpts: mgrOpts, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), seed: seed, c: c, ns: "soak", dir: dir,
 		mgr: mgr, tb: tb, proxy: proxy, users: map[string]*user{}, acls: map[string]*acl{}, bans: map[string]*ban{},
 		passwords: map[string]bool{}, retired: map[string][]string{}, gone: map[string]*user{}, counts: map[string]int{}}
 	w.direct = map[string]broker.Client{}

@@ -53,10 +53,12 @@ type world struct {
 	ns   string
 	dir  string
 
-	mgr    *harness.Manager
-	tb     *harness.TestBroker
-	proxy  *faultproxy.Proxy
-	direct map[string]broker.Client // by API, straight to the broker
+	mgr *harness.Manager
+	// mgrOpts started mgr; a second manager is started with the same.
+	mgrOpts harness.ManagerOptions
+	tb      *harness.TestBroker
+	proxy   *faultproxy.Proxy
+	direct  map[string]broker.Client // by API, straight to the broker
 
 	users map[string]*user
 	acls  map[string]*acl
