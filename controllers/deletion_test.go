@@ -178,7 +178,7 @@ func TestNamespaceDeletionCrossNamespace(t *testing.T) {
 	e.update(&b, e.broker, func() { b.Spec.AllowedNamespaces = []string{tenant} })
 	e.waitReady(&mqttv1.MQTTBroker{}, e.broker)
 	ref := mqttv1.BrokerReference{Name: e.broker, Namespace: e.ns}
-	objs := e.everything(tenant, ref)
+	e.everything(tenant, ref)
 
 	// Reachable: everything is removed from the broker.
 	deleteNamespace(t, tenant)
@@ -189,7 +189,7 @@ func TestNamespaceDeletionCrossNamespace(t *testing.T) {
 	other := newNamespace(t)
 	e.update(&b, e.broker, func() { b.Spec.AllowedNamespaces = []string{other} })
 	e.waitReady(&mqttv1.MQTTBroker{}, e.broker)
-	objs = e.everything(other, mqttv1.BrokerReference{Name: e.broker, Namespace: e.ns})
+	objs := e.everything(other, mqttv1.BrokerReference{Name: e.broker, Namespace: e.ns})
 	if err := e.tb.StopAPI(); err != nil {
 		t.Fatal(err)
 	}

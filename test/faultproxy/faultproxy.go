@@ -326,7 +326,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", status, http.StatusText(status), header.Get("Content-Type"), len(body)+1)
+		_, _ = fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", status, http.StatusText(status), header.Get("Content-Type"), len(body)+1)
 		_, _ = buf.Write(half)
 		_ = buf.Flush()
 		reset(conn)

@@ -143,7 +143,7 @@ func (k *KCM) waitHealthy(ctx context.Context, port int, timeout time.Duration) 
 	for {
 		select {
 		case <-k.done:
-			return fmt.Errorf("kube-controller-manager exited (%v); log:\n%s", k.waitErr, k.Log())
+			return fmt.Errorf("kube-controller-manager exited (%w); log:\n%s", k.waitErr, k.Log())
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
