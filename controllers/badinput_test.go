@@ -51,45 +51,22 @@ type rawBody struct {
 // is refused by the API server, with a message that names the problem.
 func TestBadInputRefusedAtAdmission(t *testing.T) {
 	ns := newNamespace(t)
-	ref := mqttv1.BrokerReference{Name: "emqx"}
-	user := func(mut func(*mqttv1.MQTTUser)) client.Object {
-		u := &mqttv1.MQTTUser{ObjectMeta: metav1.ObjectMeta{GenerateName: "u-", Namespace: ns}, Spec: mqttv1.MQTTUserSpec{BrokerRef: ref}}
-		mut(u)
-		return u
-	}
-	acl := func(mut func(*mqttv1.MQTTACL)) client.Object {
-		a := &mqttv1.MQTTACL{ObjectMeta: metav1.ObjectMeta{GenerateName: "a-", Namespace: ns}, Spec: mqttv1.MQTTACLSpec{
-			BrokerRef: ref, Subject: mqttv1.ACLSubject{Username: "alice"},
-			Rules: []mqttv1.ACLRule{{Topic: "t/1", Action: mqttv1.ACLActionPublish, Permission: mqttv1.ACLAllow}},
-		}}
-		mut(a)
-		return a
-	}
-	topic := func(s string) client.Object { return acl(func(a *mqttv1.MQTTACL) { a.Spec.Rules[0].Topic = s }) }
-	ban := func(mut func(*mqttv1.MQTTBan)) client.Object {
-		b := &mqttv1.MQTTBan{ObjectMeta: metav1.ObjectMeta{GenerateName: "ban-", Namespace: ns}, Spec: mqttv1.MQTTBanSpec{BrokerRef: ref, As: mqttv1.BanClientID, Who: "c1"}}
-		mut(b)
-		return b
-	}
+	adm := admission{ns: ns}
+	user, acl, topic, ban := adm.user, adm.acl, adm.topic, adm.ban
 	peer := func(ip string) client.Object {
 		return ban(func(b *mqttv1.MQTTBan) { b.Spec.As, b.Spec.Who = mqttv1.BanPeerHost, ip })
 	}
 	ext := func(mut func(*mqttv1.ExternalBroker)) client.Object {
-		b := &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{GenerateName: "br-", Namespace: ns}, Spec: mqttv1.MQTTBrokerSpec{
-			External: &mqttv1.ExternalBroker{URL: "http://emqx:18083", APIVersion: mqttv1.BrokerAPIv5, CredentialsSecretRef: mqttv1.LocalObjectReference{Name: "creds"}},
-		}}
-		mut(b.Spec.External)
-		return b
+		return adm.broker(func(b *mqttv1.MQTTBroker) { mut(b.Spec.External) })
 	}
 	allowing := func(namespaces ...string) client.Object {
-		b := ext(func(*mqttv1.ExternalBroker) {}).(*mqttv1.MQTTBroker)
-		b.Spec.AllowedNamespaces = namespaces
-		return b
+		return adm.broker(func(b *mqttv1.MQTTBroker) { b.Spec.AllowedNamespaces = namespaces })
 	}
 	managed := func(mut func(*mqttv1.ManagedBroker)) client.Object {
-		b := &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{GenerateName: "m-", Namespace: ns}, Spec: mqttv1.MQTTBrokerSpec{Managed: &mqttv1.ManagedBroker{Version: "5.8.6"}}}
-		mut(b.Spec.Managed)
-		return b
+		return adm.broker(func(b *mqttv1.MQTTBroker) {
+			b.Spec.External, b.Spec.Managed = nil, &mqttv1.ManagedBroker{Version: "5.8.6"}
+			mut(b.Spec.Managed)
+		})
 	}
 	rawUser := func(spec string) *rawBody {
 		return &rawBody{"mqttusers", `{"apiVersion":"mqtt.mqttoperator.io/v1alpha1","kind":"MQTTUser","metadata":{"generateName":"raw-"},"spec":` + spec + `}`}

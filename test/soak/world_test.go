@@ -172,12 +172,15 @@ func (w *world) createUser() {
 	w.create(w.userObject(u))
 }
 
-func (w *world) anyUser() *user {
-	if len(w.users) == 0 {
+// anyOf picks an entry of m, nil when it is empty.
+func anyOf[V any](w *world, m map[string]*V) *V {
+	if len(m) == 0 {
 		return nil
 	}
-	return w.users[sortedKeys(w.users)[w.pick(len(w.users))]]
+	return m[sortedKeys(m)[w.pick(len(m))]]
 }
+
+func (w *world) anyUser() *user { return anyOf(w, w.users) }
 
 // currentPassword reads what the user's Secret holds now.
 func (w *world) currentPassword(u *user) string {
@@ -303,15 +306,8 @@ func (w *world) subjectTaken(username string) bool {
 	return false
 }
 
-func (w *world) anyACL() *acl {
-	if len(w.acls) == 0 {
-		return nil
-	}
-	return w.acls[sortedKeys(w.acls)[w.pick(len(w.acls))]]
-}
-
 func (w *world) updateACL() {
-	a := w.anyACL()
+	a := anyOf(w, w.acls)
 	if a == nil {
 		return
 	}
@@ -320,7 +316,7 @@ func (w *world) updateACL() {
 }
 
 func (w *world) deleteACL() {
-	a := w.anyACL()
+	a := anyOf(w, w.acls)
 	if a == nil {
 		return
 	}
@@ -348,15 +344,8 @@ func (w *world) createBan() {
 	w.create(&mqttv1.MQTTBan{ObjectMeta: metav1.ObjectMeta{Name: b.name}, Spec: mqttv1.MQTTBanSpec{BrokerRef: w.ref(b.api), As: b.as, Who: b.who, Reason: b.reason}})
 }
 
-func (w *world) anyBan() *ban {
-	if len(w.bans) == 0 {
-		return nil
-	}
-	return w.bans[sortedKeys(w.bans)[w.pick(len(w.bans))]]
-}
-
 func (w *world) updateBan() {
-	b := w.anyBan()
+	b := anyOf(w, w.bans)
 	if b == nil {
 		return
 	}
@@ -365,7 +354,7 @@ func (w *world) updateBan() {
 }
 
 func (w *world) deleteBan() {
-	b := w.anyBan()
+	b := anyOf(w, w.bans)
 	if b == nil {
 		return
 	}
