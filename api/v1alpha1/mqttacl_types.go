@@ -63,8 +63,8 @@ type ACLRule struct {
 	// +kubebuilder:validation:XValidation:rule="!self.contains('\\uFFFD')",message="topic must not contain U+FFFD, the replacement character: the input was not valid UTF-8"
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('$share/') && !self.startsWith('$queue/')",message="topic must not be a shared subscription ($share/<group>/<filter> or $queue/<filter>): EMQX authorizes a shared subscription against <filter>, so write the rule for <filter>"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(?s)#.|[^/]#')",message="topic filter is invalid: '#' may only be the whole last level"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/][+]')",message="topic filter is invalid: '+' may only be a whole level"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('[+][^/]')",message="topic filter is invalid: '+' may only be a whole level"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/][+]')",message="topic filter is invalid: '+' may only be a whole level, and here it follows other characters"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[+][^/]')",message="topic filter is invalid: '+' may only be a whole level, and here other characters follow it"
 	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65535",message="topic must be at most 65535 bytes"
 	Topic string `json:"topic"`
 	// Action is publish, subscribe or all.
