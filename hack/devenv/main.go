@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -102,9 +103,9 @@ Press Ctrl-C to stop everything.
 	select {
 	case <-ctx.Done():
 	case <-manager.Done():
-		return fmt.Errorf("manager exited (see %s/manager.log): %v", stateDir, manager.ExitErr())
+		return fmt.Errorf("manager exited (see %s/manager.log): %w", stateDir, cmp.Or(manager.ExitErr(), errors.New("exit status 0")))
 	case <-broker.Done():
-		return fmt.Errorf("test broker exited (see %s/testbroker.log): %v", stateDir, broker.ExitErr())
+		return fmt.Errorf("test broker exited (see %s/testbroker.log): %w", stateDir, cmp.Or(broker.ExitErr(), errors.New("exit status 0")))
 	}
 	fmt.Println("\nstopping ...")
 	return nil

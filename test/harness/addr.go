@@ -1,12 +1,18 @@
 package harness
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"time"
 )
+
+// errCleanExit stands for the exit of a process that was expected to keep
+// running but ended with status 0.
+var errCleanExit = errors.New("exit status 0")
 
 // FreeAddr returns a loopback address with a port nothing listens on now.
 // Another process could take the port before it is used; on loopback in a
@@ -54,7 +60,7 @@ func waitHTTP(ctx context.Context, url string, p *Process, timeout time.Duration
 		last = err
 		select {
 		case <-p.Done():
-			return fmt.Errorf("%s exited (see %s): %v", p.name, p.logPath, p.ExitErr())
+			return fmt.Errorf("%s exited (see %s): %w", p.name, p.logPath, cmp.Or(p.ExitErr(), errCleanExit))
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready after %s (see %s): %w", p.name, timeout, p.logPath, last)
 		case <-time.After(100 * time.Millisecond):

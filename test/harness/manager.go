@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -91,10 +92,10 @@ func ManagerFlags(bin string) (map[string]string, error) {
 	out, err := exec.CommandContext(ctx, bin, "-h").CombinedOutput()
 	flags := parseUsage(string(out))
 	if _, ok := flags["metrics-bind-address"]; !ok {
-		return nil, fmt.Errorf("%s -h lists no --metrics-bind-address (run `make build`?): %v\n%s", bin, err, out)
+		return nil, fmt.Errorf("%s -h lists no --metrics-bind-address (run `make build`?): %w\n%s", bin, cmp.Or(err, errCleanExit), out)
 	}
 	if _, ok := flags["health-probe-bind-address"]; !ok {
-		return nil, fmt.Errorf("%s -h lists no --health-probe-bind-address: %v\n%s", bin, err, out)
+		return nil, fmt.Errorf("%s -h lists no --health-probe-bind-address: %w\n%s", bin, cmp.Or(err, errCleanExit), out)
 	}
 	return flags, nil
 }
