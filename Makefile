@@ -5,6 +5,13 @@ K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 TEST_TIMEOUT ?= 25m
+# make fuzz runs each fuzz target this long; make test only runs their corpora.
+FUZZTIME ?= 30s
+# make soak: the long chaos soak (make test runs a short one). SOAK_SEED=0
+# picks a seed from the clock; the soak prints it.
+SOAK_STEPS ?= 1000
+SOAK_SEED ?= 0
+SOAK_TIMEOUT ?= 2h
 
 LOCALBIN ?= $(CURDIR)/bin
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s
@@ -12,6 +19,9 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint
 KUBE_APISERVER ?= $(ENVTEST_ASSETS)/kube-apiserver
 ETCD ?= $(ENVTEST_ASSETS)/etcd
+KUBE_CONTROLLER_MANAGER ?= $(ENVTEST_ASSETS)/kube-controller-manager
+# Stamps the Kubernetes binaries built from hack/envtest with their version.
+K8S_LDFLAGS = -X k8s.io/component-base/version.gitVersion=v$(K8S_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION)))
 
 GO ?= go
 SHELL := /usr/bin/env bash -o pipefail
@@ -108,6 +118,29 @@ test: manifests generate fmt vet envtest ## Run every test (and the Helm chart's
 	cd hack/docstest && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 	cd hack/release && KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 
+# Every fuzz target in the module, found by name: `go test -list` would run
+# the TestMain of packages that start a control plane. controllers is left
+# out of the timed runs: its TestMain starts an API server and a manager in
+# every fuzz worker, which do not stop when fuzzing ends; its fuzz targets
+# run over their corpora in make test.
+FUZZ_TARGETS = $(shell grep -rl --include='*_test.go' '^func Fuzz' api cmd internal test | sort)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (make test runs them over their seed corpora).
+	@failed=""; for file in $(FUZZ_TARGETS); do \
+		dir=./$$(dirname $$file); \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/p' $$file); do \
+			echo "== $$dir $$target ($(FUZZTIME))"; \
+			$(GO) test $$dir -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) || failed="$$failed $$dir:$$target"; \
+		done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz failed:$$failed (a failing input is written under testdata/fuzz)"; exit 1; fi
+
+.PHONY: soak
+soak: envtest ## The long chaos soak (SOAK_STEPS, SOAK_SEED); make test runs a short one.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./test/soak -run '^TestSoak$$' -count=1 -v -timeout $(SOAK_TIMEOUT) \
+		-soak.steps=$(SOAK_STEPS) -soak.seed=$(SOAK_SEED)
+
 .PHONY: verify
 verify: manifests generate docs fmt ## Fail when generated files, docs, formatting or go.mod are stale.
 	$(GO) mod tidy
@@ -171,18 +204,29 @@ docker-build: ## Build the image with Docker instead (needs a daemon and network
 ##@ Tools
 
 .PHONY: envtest
-envtest: $(KUBE_APISERVER) $(ETCD) ## Build kube-apiserver and etcd from source into bin/k8s (once).
+envtest: $(KUBE_APISERVER) $(ETCD) $(KUBE_CONTROLLER_MANAGER) ## Build kube-apiserver, etcd and kube-controller-manager from source into bin/k8s (once).
 
 $(KUBE_APISERVER):
 	@mkdir -p $(ENVTEST_ASSETS)
 	@echo "building kube-apiserver v$(K8S_VERSION) from source (about 10 minutes the first time)"
 	cd hack/envtest && $(GO) build -trimpath \
-		-ldflags "-X k8s.io/component-base/version.gitVersion=v$(K8S_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION)))" \
+		-ldflags "$(K8S_LDFLAGS)" \
 		-o $@.tmp k8s.io/kubernetes/cmd/kube-apiserver && mv $@.tmp $@
 
 $(ETCD):
 	@mkdir -p $(ENVTEST_ASSETS)
 	cd hack/envtest && $(GO) build -trimpath -o $@.tmp go.etcd.io/etcd/server/v3 && mv $@.tmp $@
+
+# The garbage collector and the namespace controller run in kube-controller-manager,
+# not in the API server: tests of owner references and namespace deletion need it.
+.PHONY: kcm
+kcm: $(KUBE_CONTROLLER_MANAGER) ## Build kube-controller-manager from source into bin/k8s (once).
+$(KUBE_CONTROLLER_MANAGER):
+	@mkdir -p $(ENVTEST_ASSETS)
+	@echo "building kube-controller-manager v$(K8S_VERSION) from source (several minutes the first time)"
+	cd hack/envtest && $(GO) build -trimpath \
+		-ldflags "$(K8S_LDFLAGS)" \
+		-o $@.tmp k8s.io/kubernetes/cmd/kube-controller-manager && mv $@.tmp $@
 
 .PHONY: mosquitto
 mosquitto: ## Install Debian's mosquitto_sub and mosquitto_pub (apt-get) to try a broker by hand.

@@ -22,7 +22,7 @@ func main() {
 		fmt.Println("mqtt-operator " + version.Get().String())
 		return
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	ctrl.SetLogger(newLogger(&zapOpts))
 	log := ctrl.Log.WithName("setup")
 	log.Info("starting mqtt-operator", version.Get().KeysAndValues()...)
 

@@ -80,11 +80,11 @@ func startManager(t *testing.T, cfg *rest.Config, args ...string) {
 	})
 }
 
-// The manager starts against a real API server and serves its probes and
-// metrics.
+// The manager starts against a real API server and serves its probes and,
+// with --metrics-secure=false, its metrics over plain HTTP.
 func TestManagerServesHealthAndMetrics(t *testing.T) {
 	probe, metrics := freeAddr(t), freeAddr(t)
-	startManager(t, testCfg, "--health-probe-bind-address", probe, "--metrics-bind-address", metrics,
+	startManager(t, testCfg, "--health-probe-bind-address", probe, "--metrics-bind-address", metrics, "--metrics-secure=false",
 		"--resync-interval", "1m", "--max-concurrent-reconciles", "2", "--kube-api-qps", "20", "--kube-api-burst", "40")
 	for _, check := range []struct{ url, want string }{
 		{"http://" + probe + "/healthz", "ok"},

@@ -23,6 +23,49 @@ import (
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
 
+// operatorSA is the identity the manager runs as in the RBAC tests.
+const operatorSA = "system:serviceaccount:mqtt-operator-system:controller-manager"
+
+// operatorConfig binds operatorSA to the ClusterRoles of the given files in
+// config/rbac and returns a config that impersonates it.
+func operatorConfig(t *testing.T, admin client.Client, roleFiles ...string) *rest.Config {
+	t.Helper()
+	ctx := context.Background()
+	for _, file := range roleFiles {
+		data, err := os.ReadFile(filepath.Join("..", "config", "rbac", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var role rbacv1.ClusterRole
+		if err := yaml.Unmarshal(data, &role); err != nil {
+			t.Fatal(err)
+		}
+		role.Name = ""
+		role.GenerateName = "rbac-test-" + strings.TrimSuffix(file, ".yaml") + "-"
+		if err := admin.Create(ctx, &role); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "rbac-test-"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: operatorSA}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asOperator := rest.CopyConfig(testCfg)
+	asOperator.Impersonate = rest.ImpersonationConfig{UserName: operatorSA}
+	// The impersonation is real: what the role does not grant is refused.
+	op, err := client.New(asOperator, client.Options{Scheme: newScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.List(ctx, &corev1.NodeList{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("listing nodes as the operator: %v, want Forbidden", err)
+	}
+	return asOperator
+}
+
 // The operator works with exactly the permissions config/rbac grants it:
 // the manager runs as a service account bound to the generated ClusterRole
 // and drives every kind to Ready, including a managed broker's objects.
@@ -33,41 +76,9 @@ func TestManagerWorksWithGeneratedRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join("..", "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var role rbacv1.ClusterRole
-	if err := yaml.Unmarshal(data, &role); err != nil {
-		t.Fatal(err)
-	}
-	role.Name = ""
-	role.GenerateName = "rbac-test-manager-role-"
-	const sa = "system:serviceaccount:mqtt-operator-system:controller-manager"
-	if err := admin.Create(ctx, &role); err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range []client.Object{&rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "rbac-test-"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: sa}},
-	}} {
-		if err := admin.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	asOperator := rest.CopyConfig(testCfg)
-	asOperator.Impersonate = rest.ImpersonationConfig{UserName: sa}
-	// The impersonation is real: what the role does not grant is refused.
-	op, err := client.New(asOperator, client.Options{Scheme: newScheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := op.List(ctx, &corev1.NodeList{}); !apierrors.IsForbidden(err) {
-		t.Fatalf("listing nodes as the operator: %v, want Forbidden", err)
-	}
+	asOperator := operatorConfig(t, admin, "role.yaml")
 	metrics := freeAddr(t)
-	startManager(t, asOperator, "--health-probe-bind-address", "0", "--metrics-bind-address", metrics, "--resync-interval", "5s")
+	startManager(t, asOperator, "--health-probe-bind-address", "0", "--metrics-bind-address", metrics, "--metrics-secure=false", "--resync-interval", "5s")
 
 	tb := startTestBroker(t)
 

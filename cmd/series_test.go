@@ -43,7 +43,7 @@ const seriesHeader = `# The series the manager serves on /metrics: name, type, l
 // mqtt_* series served is listed. With -update-series it writes the list.
 func TestExportedSeries(t *testing.T) {
 	addr := freeAddr(t)
-	startManager(t, testCfg, "--metrics-bind-address", addr, "--health-probe-bind-address", "0",
+	startManager(t, testCfg, "--metrics-bind-address", addr, "--metrics-secure=false", "--health-probe-bind-address", "0",
 		"--broker-metrics-interval", "1s", "--resync-interval", "5s")
 	ns := readyBroker(t)
 
@@ -215,7 +215,7 @@ func missing(a, b []string) []string {
 // has its mqtt_operator_broker_ready series, and no mqtt_broker_* one.
 func TestBrokerMetricsDisabled(t *testing.T) {
 	addr := freeAddr(t)
-	startManager(t, testCfg, "--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--broker-metrics-interval", "0")
+	startManager(t, testCfg, "--metrics-bind-address", addr, "--metrics-secure=false", "--health-probe-bind-address", "0", "--broker-metrics-interval", "0")
 	ns := readyBroker(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for {

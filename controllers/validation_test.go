@@ -18,35 +18,8 @@ import (
 // API server: every rule has a rejected and an accepted case.
 func TestAdmissionValidation(t *testing.T) {
 	ns := newNamespace(t)
-	ref := mqttv1.BrokerReference{Name: "b"}
-	user := func(mut func(*mqttv1.MQTTUser)) client.Object {
-		u := &mqttv1.MQTTUser{ObjectMeta: metav1.ObjectMeta{GenerateName: "u-", Namespace: ns}, Spec: mqttv1.MQTTUserSpec{BrokerRef: ref}}
-		mut(u)
-		return u
-	}
-	acl := func(mut func(*mqttv1.MQTTACL)) client.Object {
-		a := &mqttv1.MQTTACL{ObjectMeta: metav1.ObjectMeta{GenerateName: "a-", Namespace: ns}, Spec: mqttv1.MQTTACLSpec{
-			BrokerRef: ref, Subject: mqttv1.ACLSubject{Username: "alice"},
-			Rules: []mqttv1.ACLRule{{Topic: "t/1", Action: mqttv1.ACLActionPublish, Permission: mqttv1.ACLAllow}},
-		}}
-		mut(a)
-		return a
-	}
-	topic := func(s string) client.Object {
-		return acl(func(a *mqttv1.MQTTACL) { a.Spec.Rules[0].Topic = s })
-	}
-	ban := func(mut func(*mqttv1.MQTTBan)) client.Object {
-		b := &mqttv1.MQTTBan{ObjectMeta: metav1.ObjectMeta{GenerateName: "ban-", Namespace: ns}, Spec: mqttv1.MQTTBanSpec{BrokerRef: ref, As: mqttv1.BanClientID, Who: "c1"}}
-		mut(b)
-		return b
-	}
-	broker := func(mut func(*mqttv1.MQTTBroker)) client.Object {
-		b := &mqttv1.MQTTBroker{ObjectMeta: metav1.ObjectMeta{GenerateName: "br-", Namespace: ns}, Spec: mqttv1.MQTTBrokerSpec{
-			External: &mqttv1.ExternalBroker{URL: "http://emqx:18083", APIVersion: mqttv1.BrokerAPIv4, CredentialsSecretRef: mqttv1.LocalObjectReference{Name: "creds"}},
-		}}
-		mut(b)
-		return b
-	}
+	adm := admission{ns: ns}
+	user, acl, topic, ban, broker := adm.user, adm.acl, adm.topic, adm.ban, adm.broker
 	until := metav1.NewTime(time.Now().Add(time.Hour))
 	long := strings.Repeat("a", 65536)
 	longBytes := strings.Repeat("é", 40000) // 40000 characters, 80000 bytes

@@ -37,6 +37,7 @@ type ACLSubject struct {
 	// +kubebuilder:validation:MaxLength=65535
 	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\\\x00-\\\\x1f\\\\x7f]')",message="username must not contain control characters"
 	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65535",message="username must be at most 65535 bytes"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\uFFFD')",message="username must not contain U+FFFD, the replacement character: the input was not valid UTF-8"
 	Username string `json:"username,omitempty"`
 	// ClientID the rules apply to.
 	// +optional
@@ -44,6 +45,7 @@ type ACLSubject struct {
 	// +kubebuilder:validation:MaxLength=65535
 	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\\\x00-\\\\x1f\\\\x7f]')",message="clientid must not contain control characters"
 	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65535",message="clientid must be at most 65535 bytes"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\uFFFD')",message="clientid must not contain U+FFFD, the replacement character: the input was not valid UTF-8"
 	ClientID string `json:"clientid,omitempty"`
 	// All applies the rules to every client.
 	// +optional
@@ -57,11 +59,12 @@ type ACLRule struct {
 	// (v5) or %c (v4) are passed through.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=65535
-	// +kubebuilder:validation:XValidation:rule="!self.contains('\\u0000')",message="topic must not contain NUL"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('(?s)#.')",message="topic filter is invalid: '#' may only be the whole last level"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/]#')",message="topic filter is invalid: '#' may only be the whole last level"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/][+]')",message="topic filter is invalid: '+' may only be a whole level"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('[+][^/]')",message="topic filter is invalid: '+' may only be a whole level"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\u0000-\\u001f\\u007f]')",message="topic must not contain NUL or other control characters"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\uFFFD')",message="topic must not contain U+FFFD, the replacement character: the input was not valid UTF-8"
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('$share/') && !self.startsWith('$queue/')",message="topic must not be a shared subscription ($share/<group>/<filter> or $queue/<filter>): EMQX authorizes a shared subscription against <filter>, so write the rule for <filter>"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(?s)#.|[^/]#')",message="topic filter is invalid: '#' may only be the whole last level"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[^/][+]')",message="topic filter is invalid: '+' may only be a whole level, and here it follows other characters"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[+][^/]')",message="topic filter is invalid: '+' may only be a whole level, and here other characters follow it"
 	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65535",message="topic must be at most 65535 bytes"
 	Topic string `json:"topic"`
 	// Action is publish, subscribe or all.

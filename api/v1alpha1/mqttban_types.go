@@ -20,6 +20,7 @@ const (
 // MQTTBanSpec is one entry of a broker's banned list.
 // +kubebuilder:validation:XValidation:rule="!(has(self.until) && has(self.duration))",message="until and duration are mutually exclusive"
 // +kubebuilder:validation:XValidation:rule="self.as != 'peerhost' || isIP(self.who)",message="who must be an IP address when as is peerhost"
+// +kubebuilder:validation:XValidation:rule="self.as != 'peerhost' || !isIP(self.who) || ip.isCanonical(self.who)",message="who must be an IP address in canonical form when as is peerhost (for example 2001:db8::1, not 2001:DB8:0::1): the broker stores the canonical form, so any other spelling never matches what it lists"
 type MQTTBanSpec struct {
 	// BrokerRef is the MQTTBroker that holds the ban. Immutable.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="brokerRef is immutable"
@@ -33,10 +34,13 @@ type MQTTBanSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="who is immutable"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\\\x00-\\\\x1f\\\\x7f]')",message="who must not contain control characters"
 	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65535",message="who must be at most 65535 bytes"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\uFFFD')",message="who must not contain U+FFFD, the replacement character: the input was not valid UTF-8"
 	Who string `json:"who"`
 	// Reason is recorded on the broker.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\u0000')",message="reason must not contain NUL"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\uFFFD')",message="reason must not contain U+FFFD, the replacement character: the input was not valid UTF-8"
 	Reason string `json:"reason,omitempty"`
 	// Until is when the ban ends (RFC 3339). With neither until nor duration
 	// the ban is permanent.
@@ -44,6 +48,7 @@ type MQTTBanSpec struct {
 	Until *metav1.Time `json:"until,omitempty"`
 	// Duration of the ban counted from the object's creation, e.g. 1h.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(([0-9]+([.][0-9]*)?|[.][0-9]+)(ns|us|µs|μs|ms|s|m|h))+$') && duration(self) > duration('0s')",message="duration must be a positive duration such as 90m or 1h30m"
 	Duration *metav1.Duration `json:"duration,omitempty"`
 	// Disconnect kicks live sessions of a banned client id at once.
 	// +optional

@@ -33,6 +33,8 @@ type MQTTBrokerSpec struct {
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.all(n, n == '*' || n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="allowedNamespaces must hold namespace names (lowercase letters, digits and '-') or \"*\""
 	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
 	// Suspend stops the operator from changing this broker or its managed
 	// objects until it is false again; the status says so. Objects that use
@@ -146,6 +148,7 @@ type ExternalBroker struct {
 	// trailing /api/v4 or /api/v5 is accepted).
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (self.startsWith('http://') || self.startsWith('https://'))",message="url must be an http or https URL"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Za-z]+://[^/?#]*@')",message="url must not hold credentials (user:password@host): they would show in status and logs; put them in credentialsSecretRef"
 	URL string `json:"url"`
 	// APIVersion is v4 (EMQX 4.x, EMQX Cloud v4) or v5 (EMQX 5.x).
 	APIVersion BrokerAPIVersion `json:"apiVersion"`
@@ -162,6 +165,7 @@ type ExternalBroker struct {
 	// credentials Secrets; defaults to the API URL's host.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9:]([-A-Za-z0-9.:]*[A-Za-z0-9])?$')",message="mqttHost must be a host name or an IP address"
 	MQTTHost string `json:"mqttHost,omitempty"`
 	// MQTTPort is the port MQTT clients connect to.
 	// +optional

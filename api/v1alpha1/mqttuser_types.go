@@ -28,6 +28,7 @@ type MQTTUserSpec struct {
 	// +kubebuilder:validation:MaxLength=65535
 	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\\\x00-\\\\x1f\\\\x7f]')",message="username must not contain control characters"
 	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65535",message="username must be at most 65535 bytes"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\uFFFD')",message="username must not contain U+FFFD, the replacement character: the input was not valid UTF-8"
 	Username string `json:"username,omitempty"`
 
 	// Identifier says whether Username is matched against the MQTT username
@@ -79,9 +80,14 @@ type MQTTUserSpec struct {
 type SecretTemplate struct {
 	// Labels to add. Labels the operator sets itself take precedence.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="label keys must be valid label keys: an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' and '.'"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 63)",message="label values must be at most 63 characters"
 	Labels map[string]string `json:"labels,omitempty"`
 	// Annotations to add.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !format.qualifiedName().validate(k).hasValue())",message="annotation keys must be valid: an optional DNS-subdomain prefix and '/', then at most 63 letters, digits, '-', '_' and '.'"
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
@@ -120,6 +126,7 @@ type MQTTUserStatus struct {
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Suspended",type=boolean,JSONPath=`.spec.suspend`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="has(self.spec.passwordSecretRef) || size(self.metadata.name) <= 236",message="the name must be at most 236 characters when the operator generates the password, so that the Secret <name>-mqtt-credentials is a valid name"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.spec.username) ? (has(self.spec.username) && self.spec.username == oldSelf.spec.username) : (!has(self.spec.username) || self.spec.username == self.metadata.name)",message="username is immutable"
 type MQTTUser struct {
 	metav1.TypeMeta   `json:",inline"`

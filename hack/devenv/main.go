@@ -6,12 +6,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,7 +23,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/mqttoperator/mqtt-operator/test/harness"
 )
 
 func main() {
@@ -41,10 +42,9 @@ func main() {
 }
 
 func run(ctx context.Context, binDir, stateDir, mqttAddr, apiAddr string) error {
-	for _, addr := range []string{mqttAddr, apiAddr, "127.0.0.1:8080", "127.0.0.1:8081"} {
-		if err := free(addr); err != nil {
-			return err
-		}
+	const metricsAddr, probeAddr = "127.0.0.1:8080", "127.0.0.1:8081"
+	if err := harness.CheckFree(mqttAddr, apiAddr, metricsAddr, probeAddr); err != nil {
+		return fmt.Errorf("%w (a previous make dev?)", err)
 	}
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return err
@@ -52,47 +52,31 @@ func run(ctx context.Context, binDir, stateDir, mqttAddr, apiAddr string) error 
 	stateDir, _ = filepath.Abs(stateDir)
 
 	fmt.Println("starting kube-apiserver and etcd ...")
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: os.Getenv("KUBEBUILDER_ASSETS"),
-	}
-	cfg, err := env.Start()
+	cp, err := harness.StartControlPlane(harness.ControlPlaneOptions{StateDir: stateDir})
 	if err != nil {
-		_ = env.Stop()
-		return fmt.Errorf("start control plane: %w", err)
-	}
-	defer func() { _ = env.Stop() }()
-	user, err := env.AddUser(envtest.User{Name: "dev-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("add user: %w", err)
-	}
-	kubeconfig, err := user.KubeConfig()
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
-	}
-	kcPath := filepath.Join(stateDir, "kubeconfig")
-	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
 		return err
 	}
+	defer func() { _ = cp.Stop() }()
+	kcPath := cp.KubeconfigPath
 
-	broker, err := start(ctx, filepath.Join(binDir, "testbroker"), filepath.Join(stateDir, "testbroker.log"), nil,
-		"--mqtt-addr", mqttAddr, "--api-addr", apiAddr)
+	broker, err := harness.StartTestBroker(ctx, harness.TestBrokerOptions{Bin: filepath.Join(binDir, "testbroker"),
+		LogPath: filepath.Join(stateDir, "testbroker.log"), MQTTAddr: mqttAddr, APIAddr: apiAddr})
 	if err != nil {
+		return fmt.Errorf("test broker: %w (run `make build` first)", err)
+	}
+	defer func() { _ = broker.Stop(10 * time.Second) }()
+	manager, err := harness.NewManager(harness.ManagerOptions{Bin: filepath.Join(binDir, "manager"), Kubeconfig: kcPath,
+		LogPath: filepath.Join(stateDir, "manager.log"), MetricsAddr: metricsAddr, ProbeAddr: probeAddr,
+		Args: []string{"--resync-interval", "1m"}})
+	if err != nil {
+		return fmt.Errorf("manager: %w (run `make build` first)", err)
+	}
+	if err := manager.Start(ctx); err != nil {
 		return err
 	}
-	defer broker.stop()
-	if err := waitListening(ctx, apiAddr, 20*time.Second); err != nil {
-		return fmt.Errorf("test broker did not start (see %s): %w", filepath.Join(stateDir, "testbroker.log"), err)
-	}
-	manager, err := start(ctx, filepath.Join(binDir, "manager"), filepath.Join(stateDir, "manager.log"), []string{"KUBECONFIG=" + kcPath},
-		"--metrics-bind-address", "127.0.0.1:8080", "--health-probe-bind-address", "127.0.0.1:8081", "--resync-interval", "1m")
-	if err != nil {
-		return err
-	}
-	defer manager.stop()
+	defer func() { _ = manager.Stop(10 * time.Second) }()
 
-	if err := applySamples(ctx, cfg, kcPath, filepath.Join("config", "samples")); err != nil {
+	if err := applySamples(ctx, cp.Config, kcPath, filepath.Join("config", "samples")); err != nil {
 		return fmt.Errorf("apply samples: %w", err)
 	}
 	fmt.Printf(`
@@ -113,75 +97,18 @@ password the operator generated, e.g. with mosquitto-clients (apt-get install mo
 Fault injection for experiments: curl -XPOST http://%[3]s/testbroker/wipe (the broker
 "loses" its data; the operator puts it back within the resync interval, 1m here).
 
-Logs: %[4]s/manager.log, %[4]s/testbroker.log. Metrics: http://127.0.0.1:8080/metrics
+Logs: %[4]s/manager.log, %[4]s/testbroker.log. Metrics: %[5]s
 Press Ctrl-C to stop everything.
-`, kcPath, mqttAddr, apiAddr, stateDir)
+`, kcPath, mqttAddr, apiAddr, stateDir, manager.MetricsURL())
 	select {
 	case <-ctx.Done():
-	case err := <-manager.done:
-		return fmt.Errorf("manager exited (see %s/manager.log): %w", stateDir, err)
-	case err := <-broker.done:
-		return fmt.Errorf("test broker exited (see %s/testbroker.log): %w", stateDir, err)
+	case <-manager.Done():
+		return fmt.Errorf("manager exited (see %s/manager.log): %w", stateDir, cmp.Or(manager.ExitErr(), errors.New("exit status 0")))
+	case <-broker.Done():
+		return fmt.Errorf("test broker exited (see %s/testbroker.log): %w", stateDir, cmp.Or(broker.ExitErr(), errors.New("exit status 0")))
 	}
 	fmt.Println("\nstopping ...")
 	return nil
-}
-
-type child struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-func start(ctx context.Context, bin, logPath string, env []string, args ...string) (*child, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w (run `make build` first)", bin, err)
-	}
-	c := &child{cmd: cmd, done: make(chan error, 1)}
-	go func() { c.done <- cmd.Wait(); _ = logf.Close() }()
-	return c, nil
-}
-
-func (c *child) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.done:
-		_ = err // the child's exit status is in its log
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-	}
-}
-
-func free(addr string) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("%s is in use; stop whatever listens there (a previous make dev?): %w", addr, err)
-	}
-	return l.Close()
-}
-
-func waitListening(ctx context.Context, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return conn.Close()
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // applySamples runs `kubectl apply -f` on the samples when kubectl is

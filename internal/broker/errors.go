@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Class says how a caller should react to a failed broker call.
@@ -42,6 +43,9 @@ type Error struct {
 	// {"message":"existed"} → "UserExists"), so Code can stay empty as the
 	// broker sent it.
 	ReasonOverride string
+	// RetryAfter is how long the broker asked callers to wait before the
+	// next attempt (Retry-After on a 429 or 503); zero when it did not say.
+	RetryAfter time.Duration
 }
 
 // Error renders the failure without credentials or request bodies.

@@ -89,6 +89,7 @@ func (b *Broker) serveV4(r *http.Request, rawPath string) (resp response) {
 	if rt == nil {
 		return v4NotFound()
 	}
+	b.prom.observe("v4", r.Method, rt.pattern)
 	c := &v4call{r: r, vars: map[string]string{}, params: map[string]any{}}
 	for k, v := range vars {
 		d, err := url.PathUnescape(v)

@@ -118,6 +118,7 @@ func (b *Broker) serveV5(r *http.Request, rawPath string) (resp response) {
 	if rt == nil {
 		return emptyResp(http.StatusMethodNotAllowed).with("Allow", strings.Join(allow, ", "))
 	}
+	b.prom.observe("v5", r.Method, rt.pattern)
 	if !rt.public {
 		if resp, ok := b.v5Authenticate(r); !ok {
 			return resp

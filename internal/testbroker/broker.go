@@ -80,6 +80,7 @@ type Broker struct {
 	started  time.Time
 	store    *store
 	metrics  *metrics
+	prom     *promMetrics
 	faults   faults
 	sessions sessions
 	statMax  statMax
@@ -105,6 +106,7 @@ func New(opts Options) (*Broker, error) {
 	}
 	b := &Broker{opts: opts, log: opts.Logger, now: time.Now, metrics: newMetrics()}
 	b.store = newStore(func() time.Time { return b.now() })
+	b.prom = newPromMetrics(b.store)
 	if opts.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(opts.TLSCertFile, opts.TLSKeyFile)
 		if err != nil {

@@ -40,6 +40,10 @@ func (b *Broker) serveControl(w http.ResponseWriter, r *http.Request) {
 		textResp(http.StatusForbidden, "testbroker control API is loopback-only").write(w)
 		return
 	}
+	if r.Method == http.MethodGet && strings.TrimSuffix(r.URL.Path, "/") == "/testbroker/metrics" {
+		b.prom.handler.ServeHTTP(w, r)
+		return
+	}
 	if resp := b.control(w, r); resp.status > 0 {
 		resp.write(w)
 	}
@@ -73,6 +77,7 @@ func (b *Broker) control(w http.ResponseWriter, r *http.Request) response {
 			"endpoints": []string{
 				"GET,POST,DELETE /testbroker/faults", "GET,POST /testbroker/latency",
 				"POST /testbroker/wipe", "POST /testbroker/api-outage", "POST /testbroker/sweep",
+				"GET /testbroker/metrics",
 			},
 		})
 	case "GET /faults":

@@ -61,6 +61,9 @@
 //	POST   /testbroker/sweep       remove expired bans now (EMQX does it every 60 s) -> 204
 //	POST   /testbroker/api-outage  {"duration":"5s"}: answer 202, close the API listener, reopen it
 //	                               on the same address after the duration
+//	GET    /testbroker/metrics     Prometheus text: testbroker_api_requests_total{api,method,route}
+//	                               (management API requests that matched a route) and
+//	                               testbroker_stored_{users,rules,bans}
 //
 // For example:
 //

@@ -46,7 +46,7 @@ func decodeReply(status int, body []byte) (*envelope, string, *broker.Error) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, strconv.Itoa(status), &broker.Error{
-			Class: broker.ClassMisconfigured, HTTPStatus: status,
+			Class: emqxapi.UndecodableClass(body, err), HTTPStatus: status,
 			Message: "reply is not a v4 JSON envelope: " + emqxapi.Text(body), Err: err,
 		}
 	}

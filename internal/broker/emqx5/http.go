@@ -42,7 +42,7 @@ func (c *Client) callAccept(ctx context.Context, op, method, path string, query 
 	}
 	if out != nil && len(bytes.TrimSpace(resp.Body)) > 0 {
 		if err := json.Unmarshal(resp.Body, out); err != nil {
-			return resp.Status, &broker.Error{Op: op, Class: broker.ClassMisconfigured, HTTPStatus: resp.Status, Message: "unexpected reply body", Err: err}
+			return resp.Status, &broker.Error{Op: op, Class: emqxapi.UndecodableClass(resp.Body, err), HTTPStatus: resp.Status, Message: "unexpected reply body", Err: err}
 		}
 	}
 	return resp.Status, nil

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -148,6 +149,8 @@ type Response struct {
 	Status      int
 	ContentType string
 	Body        []byte
+	// RetryAfter is the reply's Retry-After, zero when absent or unreadable.
+	RetryAfter time.Duration
 }
 
 // IsJSON reports whether the reply declares a JSON body.
@@ -188,10 +191,17 @@ func (t *Transport) Do(ctx context.Context, req Request, check Check) (*Response
 		}
 		berr.Op = req.Op
 		berr.Message = t.clean(berr.Message, req.Secrets)
+		wait := t.Backoff(attempt)
+		if resp != nil && resp.RetryAfter > 0 && berr.Class == broker.ClassTransient {
+			// The broker said when to come back: a retry within this call
+			// waits that long, and callers learn it for their own requeue.
+			berr.RetryAfter = resp.RetryAfter
+			wait = resp.RetryAfter
+		}
 		if !idempotent(req.Method) || berr.Class != broker.ClassTransient || attempt >= MaxAttempts {
 			return nil, berr
 		}
-		if !sleep(ctx, t.Backoff(attempt)) {
+		if !sleep(ctx, wait) {
 			return nil, berr
 		}
 	}
@@ -254,7 +264,44 @@ func (t *Transport) send(ctx context.Context, req Request, body []byte) (*Respon
 	if len(data) > maxBody {
 		return nil, fmt.Errorf("reply larger than %d bytes", maxBody)
 	}
-	return &Response{Status: res.StatusCode, ContentType: res.Header.Get("Content-Type"), Body: data}, nil
+	return &Response{Status: res.StatusCode, ContentType: res.Header.Get("Content-Type"), Body: data,
+		RetryAfter: parseRetryAfter(res.Header.Get("Retry-After"), time.Now())}, nil
+}
+
+// maxRetryAfter caps what a broker may ask for: a confused proxy must not
+// park an object for hours.
+const maxRetryAfter = 10 * time.Minute
+
+// parseRetryAfter reads a Retry-After value, delay-seconds or an HTTP date,
+// capped at maxRetryAfter; zero when absent, unreadable or in the past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if at, err := http.ParseTime(v); err == nil {
+		d = at.Sub(now)
+	}
+	return max(0, min(d, maxRetryAfter))
+}
+
+// UndecodableClass classifies a reply body that could not be decoded. JSON
+// that stops early was cut short on the way (a dropped connection, a proxy
+// timeout), which a retry fixes; anything else, HTML or JSON of another
+// shape, means the URL does not lead to the API the driver speaks.
+func UndecodableClass(body []byte, err error) broker.Class {
+	b := bytes.TrimSpace(body)
+	var syntax *json.SyntaxError
+	if len(b) > 0 && (b[0] == '{' || b[0] == '[') && !json.Valid(b) && errors.As(err, &syntax) {
+		return broker.ClassTransient
+	}
+	return broker.ClassMisconfigured
 }
 
 func (t *Transport) transportError(ctx context.Context, req Request, err error) *broker.Error {
