@@ -28,6 +28,9 @@ type connector struct {
 	mu      sync.Mutex
 	clients map[types.NamespacedName]cachedClient
 	gates   map[types.UID]chan struct{}
+	// pausedUntil holds, per broker, the end of a wait the broker asked for
+	// (Retry-After): until then no reconcile calls it.
+	pausedUntil map[types.UID]time.Time
 }
 
 type cachedClient struct {
@@ -36,8 +39,9 @@ type cachedClient struct {
 }
 
 func newConnector(c client.Client, direct client.Reader, o Options) *connector {
+	o.defaults()
 	return &connector{c: c, o: o, secrets: &secretReader{cached: c, direct: direct},
-		clients: map[types.NamespacedName]cachedClient{}, gates: map[types.UID]chan struct{}{}}
+		clients: map[types.NamespacedName]cachedClient{}, gates: map[types.UID]chan struct{}{}, pausedUntil: map[types.UID]time.Time{}}
 }
 
 // brokerKey is how an object's broker reference is indexed: "ns/name".
@@ -116,23 +120,29 @@ func (k *connector) forgetByName(nn types.NamespacedName) {
 func (k *connector) configFor(ctx context.Context, b *mqttv1.MQTTBroker) (broker.Config, error) {
 	cfg, err := brokerconn.Config(ctx, k.secrets, b)
 	cfg.Timeout = k.o.BrokerTimeout
-	return cfg, asStall(err)
+	return cfg, k.asStall(err)
 }
 
 // secretKey reads one key of a Secret a spec references.
 func (k *connector) secretKey(ctx context.Context, ns, name, key string) ([]byte, error) {
 	v, err := brokerconn.SecretKey(ctx, k.secrets, ns, name, key)
-	return v, asStall(err)
+	return v, k.asStall(err)
 }
 
 // asStall turns a connection setting that cannot be read until something
-// changes into a stall with its reason.
-func asStall(err error) error {
+// changes into a stall with its reason. A missing Secret is waited for
+// instead: it cannot be watched before it exists (the cache holds only
+// labelled Secrets), and it is often simply not there yet (GitOps applies
+// objects in any order; external-secrets creates Secrets later).
+func (k *connector) asStall(err error) error {
 	var ce *brokerconn.Error
-	if errors.As(err, &ce) {
-		return stalled(ce.Reason, "%s", ce.Message)
+	if !errors.As(err, &ce) {
+		return err
 	}
-	return err
+	if ce.Reason == mqttv1.ReasonSecretNotFound {
+		return waiting(ce.Reason, k.o.WaitInterval, "%s", ce.Message)
+	}
+	return stalled(ce.Reason, "%s", ce.Message)
 }
 
 // configKey identifies a configuration without keeping the secret in the
@@ -158,6 +168,10 @@ var errBrokerBusy = errors.New("broker busy")
 // from holding every worker while objects of other brokers wait.
 func (k *connector) acquire(ctx context.Context, b *mqttv1.MQTTBroker) (release func(), err error) {
 	k.mu.Lock()
+	if k.o.Clock.Now().Before(k.pausedUntil[b.UID]) {
+		k.mu.Unlock()
+		return nil, errBrokerBusy
+	}
 	gate, ok := k.gates[b.UID]
 	if !ok {
 		gate = make(chan struct{}, k.o.BrokerConcurrency)
@@ -185,4 +199,31 @@ func (k *connector) brokerCalls(ctx context.Context, b *mqttv1.MQTTBroker) (cont
 	}
 	ctx, cancel := context.WithTimeout(ctx, k.callTimeout())
 	return ctx, func() { cancel(); release() }, nil
+}
+
+// backOff pauses calls to b when a failure carries the broker's request to
+// wait (Retry-After on a 429 or 503), so that every object of the broker
+// waits, not only the one that was told.
+func (k *connector) backOff(b *mqttv1.MQTTBroker, err error) {
+	be, ok := broker.AsError(err)
+	if !ok || be.RetryAfter <= 0 {
+		return
+	}
+	until := k.o.Clock.Now().Add(be.RetryAfter)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if until.After(k.pausedUntil[b.UID]) {
+		k.pausedUntil[b.UID] = until
+	}
+}
+
+// busyFor is how long to wait before calling b again: what is left of a
+// pause it asked for, or a second when its slots were all taken.
+func (k *connector) busyFor(b types.UID) time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if d := k.pausedUntil[b].Sub(k.o.Clock.Now()); d > time.Second {
+		return d
+	}
+	return time.Second
 }

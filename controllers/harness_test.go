@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -41,11 +43,31 @@ var urlRewrites sync.Map
 func testFactory() broker.Factory {
 	real := drivers.NewFactory()
 	return broker.FactoryFunc(func(cfg broker.Config) (broker.Client, error) {
-		if to, ok := urlRewrites.Load(cfg.URL); ok {
-			cfg.URL = to.(string)
+		if _, ok := urlRewrites.Load(cfg.URL); ok {
+			// Looked up on every request, as a Service name is resolved on
+			// every dial: a stand-in that replaces a broker is reached by
+			// clients built before it started.
+			cfg.Transport = rewritingTransport{from: cfg.URL}
 		}
 		return real.New(cfg)
 	})
+}
+
+// rewritingTransport sends requests for the address from to wherever
+// urlRewrites maps it at the time of the request.
+type rewritingTransport struct{ from string }
+
+func (t rewritingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if to, ok := urlRewrites.Load(t.from); ok {
+		target, err := url.Parse(to.(string))
+		if err != nil {
+			return nil, err
+		}
+		req = req.Clone(req.Context())
+		req.URL.Scheme, req.URL.Host = target.Scheme, target.Host
+		req.Host = target.Host
+	}
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 func startManager(ctx context.Context, cfg *rest.Config) (func(time.Duration), error) {

@@ -46,7 +46,31 @@ func (k aclKind) specState(a *mqttv1.MQTTACL) []broker.Rule {
 func (k aclKind) desired(_ context.Context, a *mqttv1.MQTTACL, _ *mqttv1.MQTTBroker) ([]broker.Rule, error) {
 	a.Status.Subject = a.Spec.Subject.SubjectKey()
 	a.Status.RuleCount = int32(len(a.Spec.Rules))
+	if i, j, ok := duplicateRule(a.Spec.Rules); ok {
+		// Admission cannot compare every pair of up to 100 long topics
+		// within CEL's cost budget, so the check is here.
+		return nil, stalled(mqttv1.ReasonInvalidSpec, "rule %d repeats rule %d (topic %q, action %s): the second can never decide anything; remove it",
+			j, i, a.Spec.Rules[j].Topic, a.Spec.Rules[j].Action)
+	}
 	return k.specState(a), nil
+}
+
+// duplicateRule finds the first rule whose topic and action an earlier rule
+// already has.
+func duplicateRule(rules []mqttv1.ACLRule) (first, dup int, found bool) {
+	type key struct {
+		topic  string
+		action mqttv1.ACLAction
+	}
+	seen := make(map[key]int, len(rules))
+	for i, r := range rules {
+		k := key{r.Topic, r.Action}
+		if j, ok := seen[k]; ok {
+			return j, i, true
+		}
+		seen[k] = i
+	}
+	return 0, 0, false
 }
 
 func (k aclKind) observe(ctx context.Context, cl broker.Client, a *mqttv1.MQTTACL) ([]broker.Rule, bool, error) {

@@ -140,6 +140,12 @@ func (r *MQTTBrokerReconciler) check(ctx context.Context, b *mqttv1.MQTTBroker) 
 	defer cancel()
 	info, err := cl.Health(ctx)
 	if err != nil {
+		r.conns.backOff(b, err)
+		if be, ok := broker.AsError(err); ok {
+			// The objects of a broker that is not ready wait without an
+			// Event of their own; this one tells why.
+			r.recorder.Eventf(b, nil, corev1.EventTypeWarning, "BrokerError", be.Op, "%s", brokerErrorMessage(be))
+		}
 		if broker.ClassOf(err) == broker.ClassUnauthorized {
 			be, _ := broker.AsError(err)
 			// The credentials live in a watched Secret, but the broker's
@@ -154,6 +160,7 @@ func (r *MQTTBrokerReconciler) check(ctx context.Context, b *mqttv1.MQTTBroker) 
 	}
 	m, err := cl.Metrics(ctx)
 	if err != nil {
+		r.conns.backOff(b, err)
 		return classify(err, &r.Options)
 	}
 	// status.metrics changes once per check, so at most once per resync

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,7 +27,7 @@ import (
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttusers,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttusers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=mqtt.mqttoperator.io,resources=mqttusers/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Where a user's password comes from (status.passwordSource).
@@ -84,6 +85,9 @@ func (k userKind) desired(ctx context.Context, u *mqttv1.MQTTUser, b *mqttv1.MQT
 		v, err := k.conns.secretKey(ctx, u.Namespace, ref.Name, ref.Key)
 		if err != nil {
 			return want, err
+		}
+		if err := usablePassword(v); err != nil {
+			return want, stalled(mqttv1.ReasonSecretInvalid, "Secret %s/%s key %q %v", u.Namespace, ref.Name, ref.Key, err)
 		}
 		want.password = string(v)
 		u.Status.PasswordSource, u.Status.CredentialsSecretName = passwordFromSecret, ref.Name
@@ -248,4 +252,22 @@ func (r *MQTTUserReconciler) usersOfSecret(ctx context.Context, o client.Object)
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&u)})
 	}
 	return reqs
+}
+
+// maxPasswordBytes is the most an MQTT CONNECT can carry in its password
+// field (a two-byte length prefix).
+const maxPasswordBytes = 65535
+
+// usablePassword checks what would otherwise be lost on the way: the
+// management APIs take the password as a JSON string, which cannot carry
+// bytes that are not UTF-8 (encoding would replace them silently), and a
+// client could never send a longer one.
+func usablePassword(pw []byte) error {
+	switch {
+	case !utf8.Valid(pw):
+		return fmt.Errorf("is not valid UTF-8, which the broker's API cannot carry")
+	case len(pw) > maxPasswordBytes:
+		return fmt.Errorf("is %d bytes long; an MQTT CONNECT carries at most %d", len(pw), maxPasswordBytes)
+	}
+	return nil
 }

@@ -150,7 +150,8 @@ func summarize(st *mqttv1.CommonStatus, generation int64, err error, okMsg strin
 		return ctrl.Result{RequeueAfter: jitter(we.after)}, nil
 	default:
 		reason, msg := mqttv1.ReasonProgressing, err.Error()
-		if be, ok := broker.AsError(err); ok {
+		be, isBroker := broker.AsError(err)
+		if isBroker {
 			reason, msg = mqttv1.ReasonUnreachable, brokerErrorMessage(be)
 			if be.Code != "" {
 				reason = be.Reason()
@@ -159,6 +160,10 @@ func summarize(st *mqttv1.CommonStatus, generation int64, err error, okMsg strin
 		set(mqttv1.ConditionReady, metav1.ConditionFalse, reason, msg)
 		set(mqttv1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
 		apimeta.RemoveStatusCondition(&st.Conditions, mqttv1.ConditionStalled)
+		if isBroker && be.RetryAfter > 0 {
+			// The broker said when to come back: that, not backoff.
+			return ctrl.Result{RequeueAfter: jitter(be.RetryAfter)}, nil
+		}
 		return ctrl.Result{}, err
 	}
 }

@@ -105,6 +105,9 @@ func TestSummarize(t *testing.T) {
 		{name: "broker failure with a code", in: &broker.Error{Op: "GetUser", Class: broker.ClassTransient, Code: "102"},
 			want:    []cond{{"Ready", "False", "UnknownError", "broker code 102 (unknown error) (GetUser)"}, {"Reconciling", "True", "UnknownError", "broker code 102 (unknown error) (GetUser)"}},
 			errKind: "same"},
+		{name: "broker asked to come back later", in: &broker.Error{Op: "GetUser", Class: broker.ClassTransient, HTTPStatus: 429, RetryAfter: 8 * time.Second},
+			want:   []cond{{"Ready", "False", "BrokerUnreachable", "broker answered HTTP 429 (GetUser)"}, {"Reconciling", "True", "BrokerUnreachable", "broker answered HTTP 429 (GetUser)"}},
+			result: ctrl.Result{RequeueAfter: 8 * time.Second}},
 		{name: "any other error", in: errors.New("patch: conflict"),
 			want:    []cond{{"Ready", "False", "Progressing", "patch: conflict"}, {"Reconciling", "True", "Progressing", "patch: conflict"}},
 			errKind: "same"},
@@ -217,6 +220,51 @@ func TestUserInSync(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := k.inSync(tc.want, tc.have); got != tc.inSync {
 				t.Fatalf("inSync = %v, want %v", got, tc.inSync)
+			}
+		})
+	}
+}
+
+func TestUsablePassword(t *testing.T) {
+	cases := []struct {
+		name string
+		pw   []byte
+		ok   bool
+	}{
+		{"ascii", []byte("s3cret"), true},
+		{"utf-8", []byte("pässwörd✓"), true},
+		{"longest", make([]byte, maxPasswordBytes), true},
+		{"too long", make([]byte, maxPasswordBytes+1), false},
+		{"not utf-8", []byte{0xff, 0xfe, 'a'}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := usablePassword(tc.pw); (err == nil) != tc.ok {
+				t.Fatalf("usablePassword = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestDuplicateRule(t *testing.T) {
+	r := func(topic string, a mqttv1.ACLAction) mqttv1.ACLRule {
+		return mqttv1.ACLRule{Topic: topic, Action: a, Permission: mqttv1.ACLAllow}
+	}
+	cases := []struct {
+		name       string
+		rules      []mqttv1.ACLRule
+		first, dup int
+		found      bool
+	}{
+		{"none", []mqttv1.ACLRule{r("a", "publish"), r("a", "subscribe"), r("b", "publish"), r("a", "all")}, 0, 0, false},
+		{"repeat", []mqttv1.ACLRule{r("a", "publish"), r("b", "all"), r("a", "publish")}, 0, 2, true},
+		{"first repeat wins", []mqttv1.ACLRule{r("x", "all"), r("y", "all"), r("y", "all"), r("x", "all")}, 1, 2, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			i, j, ok := duplicateRule(tc.rules)
+			if ok != tc.found || (ok && (i != tc.first || j != tc.dup)) {
+				t.Fatalf("duplicateRule = (%d, %d, %v), want (%d, %d, %v)", i, j, ok, tc.first, tc.dup, tc.found)
 			}
 		})
 	}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -86,7 +86,7 @@ func (r *reconciler[T, S]) reconcile(ctx context.Context, obj T) (ctrl.Result, e
 	}
 	err := r.sync(ctx, obj)
 	if errors.Is(err, errBrokerBusy) {
-		return ctrl.Result{RequeueAfter: jitter(time.Second)}, nil
+		return ctrl.Result{RequeueAfter: jitter(r.conns.busyFor(r.brokerUID(ctx, obj)))}, nil
 	}
 	res, err := summarize(st, gen, err, "the broker holds "+r.kind.claim(obj).what)
 	if rq, ok := r.kind.(requeuer[T]); ok && err == nil {
@@ -123,6 +123,7 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	st.LastHandledReconcileAt = requested
 	have, found, err := r.observe(ctx, cl, b, obj, c, want, direct)
 	if err != nil {
+		r.conns.backOff(b, err)
 		return r.failed(obj, err)
 	}
 	adopted := obj.GetBrokerResult() == nil
@@ -139,6 +140,7 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	op, err := r.kind.apply(ctx, cl, obj, want, have, found)
 	if err != nil {
 		r.snaps.forget(b, c.entry)
+		r.conns.backOff(b, err)
 		return r.failed(obj, err)
 	}
 	r.snaps.put(b, c.entry, want)
@@ -210,6 +212,21 @@ func (r *reconciler[T, S]) observe(ctx context.Context, cl broker.Client, b *mqt
 	return r.kind.observe(ctx, cl, obj)
 }
 
+// brokerUID is the UID of obj's MQTTBroker, read from the cache; empty
+// when it cannot be found.
+func (r *reconciler[T, S]) brokerUID(ctx context.Context, obj T) types.UID {
+	var b mqttv1.MQTTBroker
+	ref := obj.GetBrokerRef()
+	ns := ref.Namespace
+	if ns == "" {
+		ns = obj.GetNamespace()
+	}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &b); err != nil {
+		return ""
+	}
+	return b.UID
+}
+
 // objectsOf lists the objects of the kind that use b, from the cache.
 func (r *reconciler[T, S]) objectsOf(ctx context.Context, b *mqttv1.MQTTBroker) ([]T, error) {
 	list := r.newList()
@@ -278,8 +295,11 @@ func (r *reconciler[T, S]) delete(ctx context.Context, obj T) error {
 }
 
 func (r *reconciler[T, S]) finalize(ctx context.Context, obj T) error {
-	// Nothing was written for an object that never reached the broker.
-	if obj.GetDeletionPolicy() == mqttv1.DeletionPolicyDelete && obj.GetBrokerResult() != nil {
+	// The finalizer is added before the first broker write, so an object
+	// that has it may have written its entry even when its status does not
+	// say so: the manager can stop between the write and the status patch.
+	// Removing is idempotent, so it is always done.
+	if obj.GetDeletionPolicy() == mqttv1.DeletionPolicyDelete {
 		if err := r.removeFromBroker(ctx, obj); err != nil {
 			return err
 		}
@@ -367,6 +387,7 @@ func setSuspended(st *mqttv1.CommonStatus, gen int64, on bool) {
 
 // setDeleting shows why a deleted object is still there.
 func setDeleting(st *mqttv1.CommonStatus, gen int64, err error) {
+	st.ObservedGeneration = gen
 	msg := "cannot finish deletion: " + err.Error()
 	if be, ok := broker.AsError(err); ok {
 		msg = "cannot finish deletion: " + brokerErrorMessage(be)

@@ -12,6 +12,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
+	"github.com/mqttoperator/mqtt-operator/internal/broker"
 )
 
 func readyBroker(uid string, readySince time.Time) *mqttv1.MQTTBroker {
@@ -115,4 +116,35 @@ func TestBrokerGate(t *testing.T) {
 	}
 	r2()
 	r3()
+}
+
+// A broker that asked to be left alone (Retry-After) is not called by any
+// reconcile until then.
+func TestBrokerBackOff(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	k := newConnector(nil, nil, Options{BrokerConcurrency: 2, Clock: clk})
+	b := readyBroker("busy", clk.Now())
+	k.backOff(b, errors.New("not a broker error"))
+	k.backOff(b, &broker.Error{Class: broker.ClassTransient, HTTPStatus: 503})
+	if r, err := k.acquire(t.Context(), b); err != nil {
+		t.Fatalf("acquire without a pause: %v", err)
+	} else {
+		r()
+	}
+	k.backOff(b, &broker.Error{Class: broker.ClassTransient, HTTPStatus: 429, RetryAfter: 8 * time.Second})
+	if _, err := k.acquire(t.Context(), b); !errors.Is(err, errBrokerBusy) {
+		t.Fatalf("acquire during a pause = %v, want errBrokerBusy", err)
+	}
+	if d := k.busyFor(b.UID); d != 8*time.Second {
+		t.Fatalf("busyFor = %v, want 8s", d)
+	}
+	clk.Step(8 * time.Second)
+	if r, err := k.acquire(t.Context(), b); err != nil {
+		t.Fatalf("acquire after the pause: %v", err)
+	} else {
+		r()
+	}
+	if d := k.busyFor(b.UID); d != time.Second {
+		t.Fatalf("busyFor without a pause = %v, want 1s", d)
+	}
 }
