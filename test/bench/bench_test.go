@@ -289,6 +289,7 @@ func TestRender(t *testing.T) {
 		Cold: &readyRun{Ready: duration(61 * time.Second), ReadyCount: 1000, usage: usage{ManagerCPU: duration(12 * time.Second), APIServerCPU: duration(20 * time.Second), MachineBusy: 0.5},
 			KubeWrites: map[string]float64{"PATCH mqttusers/status": 2000, "POST secrets": 1000}, BrokerCalls: map[string]float64{"POST /auth_username": 1000},
 			Reconciles: 2000, ReconcileSeconds: 0.25, QueueSeconds: 30},
+		Running: &readyRun{Ready: duration(70 * time.Second), Created: duration(5 * time.Second), ReadyCount: 1000},
 		Restart: &restartRun{Reverify: duration(4 * time.Second), KubeWrites: map[string]float64{"PATCH mqttbrokers/status": 1}},
 		Steady:  &steadyRun{BrokerCalls: map[string]float64{"GET /stats": 1, "GET /auth_username": 1.5}},
 		Wipe:    &wipeRun{Recovery: duration(45 * time.Second), Expected: 1000, Got: 1000}}
@@ -296,7 +297,7 @@ func TestRender(t *testing.T) {
 	rep.Scenarios = []*result{small, big}
 
 	if d := cmp.Diff([][]string{
-		{"1,000 users, v4", "6.60 s", "61.0 s", "9.2", "—", "—", "12.0 s / 20.0 s", "50%", "100 MiB"},
+		{"1,000 users, v4", "6.60 s", "61.0 s", "9.2", "70.0 s (created in 5.00 s)", "10.6", "12.0 s / 20.0 s", "50%", "100 MiB"},
 		{"10,000 users, v4", "—", "not in time (4000 of 10000)", "—", "—", "—", "0 s / 0 s", "0%", "—"},
 	}, readyTable(rep).rows); d != "" {
 		t.Errorf("ready table (-want +got):\n%s", d)
@@ -318,12 +319,12 @@ func TestRender(t *testing.T) {
 		t.Errorf("steady table (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([][]string{
-		{"1,000 users, v4", "2 `PATCH mqttusers/status`, 1 `POST secrets`", "1 `POST /auth_username`", "0", "2.00", "0.25 s", "30.0 s"},
+		{"1,000 users, v4", "2 `PATCH mqttusers/status`, 1 `POST secrets`", "1 `POST /auth_username`", "0", "2.00", "0.25 s", "30.0 s", "—"},
 	}, costTable(rep).rows); d != "" {
 		t.Errorf("cost table (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([][]string{
-		{"1,000", "6.60 s", "61.0 s", "—", "4.00 s", "2.50", "45.0 s", "100 MiB", "12.0 s"},
+		{"1,000", "6.60 s", "61.0 s", "70.0 s", "4.00 s", "2.50", "45.0 s", "100 MiB", "12.0 s"},
 		{"10,000", "—", "not in time (4000 of 10000)", "—", "—", "—", "—", "—", "0 s"},
 	}, growthTable(rep, "v4").rows); d != "" {
 		t.Errorf("growth table (-want +got):\n%s", d)

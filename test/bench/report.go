@@ -107,7 +107,7 @@ func readyTable(rep *report) table {
 			busy = fmt.Sprintf("%.0f%%", 100*r.Cold.MachineBusy)
 		}
 		t.rows = append(t.rows, []string{label(r), floorCell(f, hasFloor), readyCell(r.Cold, r.N), ratio(r.Cold, f, hasFloor),
-			readyCell(r.Running, r.N), ratio(r.Running, f, hasFloor), cpu, busy, mib(r.PeakRSS)})
+			runningCell(r.Running, r.N), ratio(r.Running, f, hasFloor), cpu, busy, mib(r.PeakRSS)})
 	}
 	return t
 }
@@ -160,12 +160,12 @@ func wipeTable(rep *report) table {
 func costTable(rep *report) table {
 	t := table{title: "Cost per object during the cold start",
 		note:   "Requests the API server and the test broker served, and the manager's own Kubernetes requests (reads its cache answers do not show), divided by the number of objects.",
-		header: []string{"Scenario", "Kubernetes writes", "Broker calls", "Manager requests", "Reconciles", "Mean reconcile", "Mean queue wait"}}
+		header: []string{"Scenario", "Kubernetes writes", "Broker calls", "Manager requests", "Reconciles", "Mean reconcile", "Mean queue wait", "Heap in use at the end"}}
 	for _, r := range rep.Scenarios {
 		if x := r.Cold; x != nil && x.Ready > 0 {
 			n := float64(r.N)
 			t.rows = append(t.rows, []string{label(r), breakdown(x.KubeWrites, n), breakdown(x.BrokerCalls, n), breakdown(x.ManagerRequests, n),
-				fmt.Sprintf("%.2f", x.Reconciles/n), human(secs(x.ReconcileSeconds)), human(secs(x.QueueSeconds))})
+				fmt.Sprintf("%.2f", x.Reconciles/n), human(secs(x.ReconcileSeconds)), human(secs(x.QueueSeconds)), mib(x.HeapInuse)})
 		}
 	}
 	return t
@@ -230,6 +230,14 @@ func readyCell(run *readyRun, n int) string {
 		return fmt.Sprintf("not in time (%d of %d)", run.ReadyCount, n)
 	}
 	return human(run.Ready.D())
+}
+
+// runningCell adds how long the creates took, which bounds the time to Ready.
+func runningCell(run *readyRun, n int) string {
+	if run == nil || run.Ready == 0 {
+		return readyCell(run, n)
+	}
+	return fmt.Sprintf("%s (created in %s)", human(run.Ready.D()), human(run.Created.D()))
 }
 
 func ratio(run *readyRun, f floor, ok bool) string {

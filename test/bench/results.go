@@ -102,6 +102,9 @@ type readyRun struct {
 	// QueueSeconds is the mean time an item waited in the workqueue.
 	QueueSeconds float64 `json:"queueSeconds"`
 	Reconciles   float64 `json:"reconciles"`
+	// Goroutines and HeapInuse are the manager's at the end of the run.
+	Goroutines float64 `json:"goroutines"`
+	HeapInuse  int64   `json:"heapInuse"`
 }
 
 // restartRun is a manager restart with everything in sync.

@@ -331,6 +331,8 @@ func (r *runner) readyRun(ctx context.Context, e *env, tr *tracker, s0 snapshot,
 		if run.Reconciles > 0 {
 			run.ReconcileSeconds = mm.HistogramSum("controller_runtime_reconcile_time_seconds", ctl) / run.Reconciles
 		}
+		run.Goroutines = mm.Sum("go_goroutines", nil)
+		run.HeapInuse = int64(mm.Sum("go_memstats_heap_inuse_bytes", nil))
 		if n := mm.Sum("workqueue_queue_duration_seconds", ctl); n > 0 {
 			run.QueueSeconds = mm.HistogramSum("workqueue_queue_duration_seconds", ctl) / n
 		}
@@ -338,8 +340,8 @@ func (r *runner) readyRun(ctx context.Context, e *env, tr *tracker, s0 snapshot,
 	return run, waitErr
 }
 
-// profileColdStart captures a CPU profile from the start, and a heap
-// profile and a goroutine dump when half the objects are Ready, into the
+// profileColdStart captures a CPU profile once a tenth of the objects are
+// Ready, and a heap profile and a goroutine dump when half are, into the
 // env's directory. The returned func waits for them after the run and
 // takes a last heap profile when everything became Ready.
 func (r *runner) profileColdStart(ctx context.Context, e *env, tr *tracker, res *result) func(ready bool) {
@@ -363,17 +365,28 @@ func (r *runner) profileColdStart(ctx context.Context, e *env, tr *tracker, res 
 	}
 	var wg sync.WaitGroup
 	done := make(chan struct{})
-	wg.Go(func() { save("profile", fmt.Sprintf("seconds=%d", r.cfg.profileSeconds), "cpu.pprof") })
-	wg.Go(func() {
-		for tr.readyCount() < e.sc.n/2 {
+	// until waits for a share of the objects to be Ready, false if the run ended first.
+	until := func(share float64) bool {
+		for float64(tr.readyCount()) < share*float64(e.sc.n) {
 			select {
 			case <-done:
-				return
+				return false
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-		save("heap", "", "heap-half.pprof")
-		save("goroutine", "debug=1", "goroutines-half.txt")
+		return true
+	}
+	// The CPU profile starts once the work is under way, past the start-up.
+	wg.Go(func() {
+		if until(0.1) {
+			save("profile", fmt.Sprintf("seconds=%d", r.cfg.profileSeconds), "cpu.pprof")
+		}
+	})
+	wg.Go(func() {
+		if until(0.5) {
+			save("heap", "", "heap-half.pprof")
+			save("goroutine", "debug=1", "goroutines-half.txt")
+		}
 	})
 	return func(ready bool) {
 		close(done)
