@@ -91,7 +91,7 @@ func TestShortBench(t *testing.T) {
 		}
 		files = append(files, filepath.Base(p))
 	}
-	if d := cmp.Diff([]string{"cpu.pprof", "goroutines-half.txt", "heap-half.pprof", "heap-ready.pprof"}, slices.Sorted(slices.Values(files))); d != "" {
+	if d := cmp.Diff([]string{"cpu.pprof", "goroutines-half.txt", "heap-half.pprof", "heap-ready.pprof", "restart-cpu.pprof"}, slices.Sorted(slices.Values(files))); d != "" {
 		t.Errorf("profiles (-want +got):\n%s", d)
 	}
 
@@ -288,11 +288,12 @@ func TestRender(t *testing.T) {
 		Floors: []floor{{Concurrency: 4, Kube: duration(6600 * time.Millisecond), Broker: duration(300 * time.Millisecond)}, {Concurrency: 16, Kube: duration(2 * time.Second)}},
 		Cold: &readyRun{Ready: duration(61 * time.Second), ReadyCount: 1000, usage: usage{ManagerCPU: duration(12 * time.Second), APIServerCPU: duration(20 * time.Second), MachineBusy: 0.5},
 			KubeWrites: map[string]float64{"PATCH mqttusers/status": 2000, "POST secrets": 1000}, BrokerCalls: map[string]float64{"POST /auth_username": 1000},
-			Reconciles: 2000, ReconcileSeconds: 0.25, QueueSeconds: 30},
+			managerView: managerView{Reconciles: 2000, ReconcileSeconds: 0.25, QueueSeconds: 30}},
 		Running: &readyRun{Ready: duration(70 * time.Second), Created: duration(5 * time.Second), ReadyCount: 1000},
 		Restart: &restartRun{Reverify: duration(4 * time.Second), KubeWrites: map[string]float64{"PATCH mqttbrokers/status": 1}},
 		Steady:  &steadyRun{BrokerCalls: map[string]float64{"GET /stats": 1, "GET /auth_username": 1.5}},
-		Wipe:    &wipeRun{Recovery: duration(45 * time.Second), Expected: 1000, Got: 1000}}
+		Wipe: &wipeRun{Recovery: duration(45 * time.Second), Expected: 1000, Got: 1000, KubeWrites: map[string]float64{"PATCH mqttusers/status": 1000},
+			BrokerCalls: map[string]float64{"POST /auth_username": 1000, "GET /auth_username": 1}}}
 	big := &result{Kind: "users", N: 10000, API: "v4", Cold: &readyRun{ReadyCount: 4000}, Errors: []string{"cold: 4000 of 10000 Ready after 21m"}}
 	rep.Scenarios = []*result{small, big}
 
@@ -309,7 +310,7 @@ func TestRender(t *testing.T) {
 		t.Errorf("floor table (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([][]string{
-		{"1,000 users, v4", "4.00 s", "0", "0", "1 `PATCH mqttbrokers/status`", "0", "0 s"},
+		{"1,000 users, v4", "4.00 s", "0", "0", "1 `PATCH mqttbrokers/status`", "0", "0", "0 s", "0 s"},
 	}, restartTable(rep).rows); d != "" {
 		t.Errorf("restart table (-want +got):\n%s", d)
 	}
@@ -328,6 +329,11 @@ func TestRender(t *testing.T) {
 		{"10,000", "—", "not in time (4000 of 10000)", "—", "—", "—", "—", "—", "0 s"},
 	}, growthTable(rep, "v4").rows); d != "" {
 		t.Errorf("growth table (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([][]string{
+		{"1,000 users, v4", "45.0 s", "1000 of 1000", "1,000 `PATCH mqttusers/status`", "1,000 `POST /auth_username`, 1 `GET /auth_username`", "0 s"},
+	}, wipeTable(rep).rows); d != "" {
+		t.Errorf("wipe table (-want +got):\n%s", d)
 	}
 	if growthTable(rep, "v5").markdown() != "" {
 		t.Error("a growth table needs two sizes")

@@ -125,11 +125,12 @@ func floorTable(rep *report) table {
 
 func restartTable(rep *report) table {
 	t := table{title: "Restart with everything in sync",
-		header: []string{"Scenario", "Re-verified in", "Broker writes", "Status writes (the kind's)", "All Kubernetes writes", "Broker calls", "Manager CPU"}}
+		header: []string{"Scenario", "Re-verified in", "Broker writes", "Status writes (the kind's)", "All Kubernetes writes", "Broker calls",
+			"Manager requests", "Manager CPU", "Mean reconcile"}}
 	for _, r := range rep.Scenarios {
 		if x := r.Restart; x != nil {
 			t.rows = append(t.rows, []string{label(r), timeOrDash(x.Reverify.D()), count(x.BrokerWrites), count(x.StatusWrites),
-				breakdown(x.KubeWrites, 1), breakdown(x.BrokerCalls, 1), human(x.ManagerCPU.D())})
+				breakdown(x.KubeWrites, 1), breakdown(x.BrokerCalls, 1), breakdown(x.ManagerRequests, 1), human(x.ManagerCPU.D()), human(secs(x.ReconcileSeconds))})
 		}
 	}
 	return t
@@ -148,10 +149,11 @@ func steadyTable(rep *report) table {
 
 func wipeTable(rep *report) table {
 	t := table{title: "Recovery after a broker wipe", note: fmt.Sprintf("Resync interval %s.", rep.Settings.ResyncInterval.D()),
-		header: []string{"Scenario", "Back after", "Stored on the broker", "Manager CPU"}}
+		header: []string{"Scenario", "Back after", "Stored on the broker", "Kubernetes writes", "Broker calls", "Manager CPU"}}
 	for _, r := range rep.Scenarios {
 		if x := r.Wipe; x != nil {
-			t.rows = append(t.rows, []string{label(r), timeOrDash(x.Recovery.D()), fmt.Sprintf("%d of %d", x.Got, x.Expected), human(x.ManagerCPU.D())})
+			t.rows = append(t.rows, []string{label(r), timeOrDash(x.Recovery.D()), fmt.Sprintf("%d of %d", x.Got, x.Expected),
+				breakdown(x.KubeWrites, 1), breakdown(x.BrokerCalls, 1), human(x.ManagerCPU.D())})
 		}
 	}
 	return t

@@ -94,6 +94,12 @@ type readyRun struct {
 	KubeWrites map[string]float64 `json:"kubeWrites"`
 	// BrokerCalls are management API requests by "METHOD route".
 	BrokerCalls map[string]float64 `json:"brokerCalls"`
+	managerView
+}
+
+// managerView is what the manager's own metrics say at the end of a run of
+// a freshly started manager.
+type managerView struct {
 	// ManagerRequests are the manager's own Kubernetes requests by method
 	// (rest_client_requests_total): reads its cache does not serve show here.
 	ManagerRequests map[string]float64 `json:"managerRequests"`
@@ -118,6 +124,7 @@ type restartRun struct {
 	KubeWrites   map[string]float64 `json:"kubeWrites"`
 	BrokerCalls  map[string]float64 `json:"brokerCalls"`
 	usage
+	managerView
 }
 
 // steadyRun is the manager idling with everything in sync.
@@ -134,6 +141,9 @@ type wipeRun struct {
 	Recovery duration `json:"recovery"` // 0 when not back in time
 	Expected int      `json:"expected"` // what the broker stored before the wipe
 	Got      int      `json:"got"`
+	// KubeWrites and BrokerCalls are from the wipe until everything was back.
+	KubeWrites  map[string]float64 `json:"kubeWrites"`
+	BrokerCalls map[string]float64 `json:"brokerCalls"`
 	usage
 }
 

@@ -29,6 +29,7 @@ import (
 
 // runner runs the scenarios of one config.
 type runner struct {
+	mu          sync.Mutex // guards results written by profile goroutines
 	cfg         *config
 	concurrency int // the manager's reconciles per kind
 	progress    io.Writer
@@ -324,20 +325,29 @@ func (r *runner) readyRun(ctx context.Context, e *env, tr *tracker, s0 snapshot,
 		run.Ready = duration(end.Sub(start))
 	}
 	run.PeakRSS = s1.mgr.PeakRSS
-	if mm, err := e.mgr.Metrics(ctx); err == nil {
-		run.ManagerRequests = mm.SumBy("rest_client_requests_total", []string{"method"}, nil)
-		ctl := map[string]string{"controller": e.sc.kind.controller}
-		run.Reconciles = mm.Sum("controller_runtime_reconcile_time_seconds", ctl)
-		if run.Reconciles > 0 {
-			run.ReconcileSeconds = mm.HistogramSum("controller_runtime_reconcile_time_seconds", ctl) / run.Reconciles
-		}
-		run.Goroutines = mm.Sum("go_goroutines", nil)
-		run.HeapInuse = int64(mm.Sum("go_memstats_heap_inuse_bytes", nil))
-		if n := mm.Sum("workqueue_queue_duration_seconds", ctl); n > 0 {
-			run.QueueSeconds = mm.HistogramSum("workqueue_queue_duration_seconds", ctl) / n
-		}
-	}
+	run.managerView = readManager(ctx, e)
 	return run, waitErr
+}
+
+// readManager reads the manager's view of its run from its metrics.
+func readManager(ctx context.Context, e *env) managerView {
+	var v managerView
+	mm, err := e.mgr.Metrics(ctx)
+	if err != nil {
+		return v
+	}
+	ctl := map[string]string{"controller": e.sc.kind.controller}
+	v.ManagerRequests = mm.SumBy("rest_client_requests_total", []string{"method"}, nil)
+	v.Reconciles = mm.Sum("controller_runtime_reconcile_time_seconds", ctl)
+	if v.Reconciles > 0 {
+		v.ReconcileSeconds = mm.HistogramSum("controller_runtime_reconcile_time_seconds", ctl) / v.Reconciles
+	}
+	if n := mm.Sum("workqueue_queue_duration_seconds", ctl); n > 0 {
+		v.QueueSeconds = mm.HistogramSum("workqueue_queue_duration_seconds", ctl) / n
+	}
+	v.Goroutines = mm.Sum("go_goroutines", nil)
+	v.HeapInuse = int64(mm.Sum("go_memstats_heap_inuse_bytes", nil))
+	return v
 }
 
 // profileColdStart captures a CPU profile once a tenth of the objects are
@@ -345,24 +355,7 @@ func (r *runner) readyRun(ctx context.Context, e *env, tr *tracker, s0 snapshot,
 // env's directory. The returned func waits for them after the run and
 // takes a last heap profile when everything became Ready.
 func (r *runner) profileColdStart(ctx context.Context, e *env, tr *tracker, res *result) func(ready bool) {
-	var mu sync.Mutex
-	save := func(name, query, file string) {
-		path := filepath.Join(e.dir, file)
-		f, err := os.Create(path)
-		if err == nil {
-			err = e.mgr.Profile(ctx, name, query, f)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			res.Notes = append(res.Notes, fmt.Sprintf("profile %s: %v", file, err))
-			return
-		}
-		res.Profile = append(res.Profile, path)
-	}
+	save := func(name, query, file string) { r.saveProfile(ctx, e, res, name, query, file) }
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	// until waits for a share of the objects to be Ready, false if the run ended first.
@@ -397,6 +390,26 @@ func (r *runner) profileColdStart(ctx context.Context, e *env, tr *tracker, res 
 	}
 }
 
+// saveProfile fetches one pprof profile of the manager into the env's
+// directory and lists it in the result.
+func (r *runner) saveProfile(ctx context.Context, e *env, res *result, name, query, file string) {
+	path := filepath.Join(e.dir, file)
+	f, err := os.Create(path)
+	if err == nil {
+		err = e.mgr.Profile(ctx, name, query, f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("profile %s: %v", file, err))
+		return
+	}
+	res.Profile = append(res.Profile, path)
+}
+
 // notePeak keeps the largest peak RSS of the scenario's manager runs.
 func (r *runner) notePeak(e *env, res *result) {
 	if e.mgr == nil {
@@ -422,7 +435,15 @@ func (r *runner) restart(ctx context.Context, e *env, res *result) error {
 	if err := e.mgr.Start(ctx); err != nil {
 		return err
 	}
+	var profile sync.WaitGroup
+	if e.mgr.PprofURL() != "" {
+		// The scenario is profiled: a CPU profile of the restart too.
+		profile.Go(func() {
+			r.saveProfile(ctx, e, res, "profile", fmt.Sprintf("seconds=%d", min(r.cfg.profileSeconds, 20)), "restart-cpu.pprof")
+		})
+	}
 	reverify, waitErr := r.waitReverified(ctx, e, start)
+	profile.Wait()
 	// Writes that trail the last reconcile still count.
 	time.Sleep(2 * time.Second)
 	s1, err := e.snap(ctx)
@@ -432,7 +453,7 @@ func (r *runner) restart(ctx context.Context, e *env, res *result) error {
 	calls := brokerCalls(s0, s1)
 	writes := kubeWrites(s0, s1, nil)
 	res.Restart = &restartRun{Reverify: duration(reverify), BrokerWrites: brokerWrites(calls), StatusWrites: statusWrites(writes, e.sc.kind.resource),
-		KubeWrites: writes, BrokerCalls: calls, usage: usageBetween(s0, s1)}
+		KubeWrites: writes, BrokerCalls: calls, usage: usageBetween(s0, s1), managerView: readManager(ctx, e)}
 	if waitErr != nil {
 		return waitErr
 	}
@@ -531,6 +552,7 @@ func (r *runner) wipe(ctx context.Context, e *env, res *result) error {
 		return err
 	}
 	w.usage = usageBetween(s0, s1)
+	w.KubeWrites, w.BrokerCalls = kubeWrites(s0, s1, nil), brokerCalls(s0, s1)
 	if w.Recovery == 0 {
 		return fmt.Errorf("the broker holds %d of %d after %s", w.Got, w.Expected, limit)
 	}
