@@ -19,9 +19,10 @@ import (
 	"github.com/mqttoperator/mqtt-operator/test/harness"
 )
 
-// The short form of `make bench`, run by `make test`: one small scenario
-// through every phase against the manager built from this tree, checking
-// what must hold whatever the figures are.
+// The short form of `make bench`, run by `make test`: a small mixed
+// scenario (users, ACLs and bans under one manager) through every phase
+// against the manager built from this tree, checking what must hold
+// whatever the figures are.
 func TestShortBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs control planes, the test broker and the manager")
@@ -36,8 +37,8 @@ func TestShortBench(t *testing.T) {
 	const n = 100
 	docs := filepath.Join(dir, "docs", "benchmarks.md")
 	cfg, err := parseFlags([]string{"--manager", bins.Manager, "--testbroker", bins.TestBroker,
-		"--scenarios", fmt.Sprintf("users:%d:v4", n), "--resync-interval", "2s", "--steady-intervals", "1",
-		"--floor-concurrency", "0", "--profile", fmt.Sprintf("users:%d:v4", n), "--profile-seconds", "1",
+		"--scenarios", fmt.Sprintf("mixed:%d:v4", n), "--resync-interval", "2s", "--steady-intervals", "1",
+		"--floor-concurrency", "0", "--profile", fmt.Sprintf("mixed:%d:v4", n), "--profile-seconds", "1",
 		"--out", filepath.Join(dir, "out"), "--docs", docs})
 	if err != nil {
 		t.Fatal(err)
@@ -55,16 +56,21 @@ func TestShortBench(t *testing.T) {
 		t.Errorf("floor at the manager's concurrency %d: %+v", rep.Settings.Concurrency, r.Floors)
 	}
 	for name, run := range map[string]*readyRun{"cold": r.Cold, "running": r.Running} {
-		if run == nil || run.Ready <= 0 || run.ReadyCount != n || run.Half <= 0 || run.Half > run.Ready {
+		if run == nil || run.Ready <= 0 || run.ReadyCount != 3*n || run.Half <= 0 || run.Half > run.Ready {
 			t.Fatalf("%s: %+v", name, run)
 		}
 		// Every generated password lands in exactly one Secret; the
-		// bench's own creates of the users are not counted.
+		// bench's own creates of the objects are not counted.
 		if got := run.KubeWrites["POST secrets"]; got != n {
 			t.Errorf("%s: %v Secrets created, want %d (writes %v)", name, got, n, run.KubeWrites)
 		}
-		if _, ok := run.KubeWrites["POST mqttusers"]; ok {
-			t.Errorf("%s: the bench's creates are counted as the manager's: %v", name, run.KubeWrites)
+		for _, res := range []string{"mqttusers", "mqttacls", "mqttbans"} {
+			if _, ok := run.KubeWrites["POST "+res]; ok {
+				t.Errorf("%s: the bench's creates are counted as the manager's: %v", name, run.KubeWrites)
+			}
+			if run.KubeWrites["PATCH "+res+"/status"] < n {
+				t.Errorf("%s: fewer than %d status writes of %s: %v", name, n, res, run.KubeWrites)
+			}
 		}
 		if run.ManagerCPU <= 0 || run.APIServerCPU <= 0 || run.EtcdCPU <= 0 || run.MachineBusy <= 0 || run.MachineBusy > 1 {
 			t.Errorf("%s usage: %+v", name, run.usage)
@@ -72,13 +78,23 @@ func TestShortBench(t *testing.T) {
 	}
 	if x := r.Restart; x == nil || x.Reverify <= 0 || x.BrokerWrites != 0 || x.StatusWrites != 0 {
 		t.Errorf("restart in sync must re-verify without broker or status writes: %+v", x)
-	} else if x.BrokerCalls["GET /auth_username/:name"]+x.BrokerCalls["GET /auth_username"] == 0 {
-		t.Errorf("restart made no broker reads, so it verified nothing: %v", x.BrokerCalls)
+	} else {
+		// Each kind was read from the broker, one way or another.
+		for _, prefix := range []string{"GET /auth_username", "GET /acl", "GET /banned"} {
+			read := false
+			for call := range x.BrokerCalls {
+				read = read || strings.HasPrefix(call, prefix)
+			}
+			if !read {
+				t.Errorf("restart made no %s... call, so it verified nothing: %v", prefix, x.BrokerCalls)
+			}
+		}
 	}
 	if x := r.Steady; x == nil || brokerWrites(x.BrokerCalls) != 0 || len(x.BrokerCalls) == 0 {
 		t.Errorf("steady state: want broker reads and no writes: %+v", x)
 	}
-	if x := r.Wipe; x == nil || x.Recovery <= 0 || x.Expected != n || x.Got != n {
+	// Every user, ban and rule (three or more per ACL, as the API stores them) is back.
+	if x := r.Wipe; x == nil || x.Recovery <= 0 || x.Expected < 5*n || x.Got != x.Expected {
 		t.Errorf("wipe: %+v", x)
 	}
 	if r.PeakRSS <= 0 {
@@ -95,7 +111,7 @@ func TestShortBench(t *testing.T) {
 		t.Errorf("profiles (-want +got):\n%s", d)
 	}
 
-	row := fmt.Sprintf("| %d users, v4 | %s |", n, human(r.Floors[0].Floor()))
+	row := fmt.Sprintf("| %d each of users, ACLs, bans, v4 | %s |", n, human(r.Floors[0].Floor()))
 	if !strings.Contains(out.String(), row) {
 		t.Errorf("printed tables lack %q:\n%s", row, out.String())
 	}
@@ -139,12 +155,20 @@ func TestParseFlags(t *testing.T) {
 				keys = append(keys, s.key())
 			}
 			return cmp.Diff([]string{"users:1000:v4", "users:1000:v5", "users:10000:v4", "users:10000:v5", "acls:10000:v4", "acls:10000:v5",
-				"bans:10000:v4", "bans:10000:v5", "users:30000:v4"}, keys)
+				"bans:10000:v4", "bans:10000:v5", "users:30000:v4", "mixed:10000:v4"}, keys)
 		}},
 		{name: "short", args: []string{"--scenarios", "users:200:v4 bans:5,5:v5", "--phases", "cold,restart", "--profile", "", "--floor-concurrency", "0,8"},
 			check: func(c *config) string {
 				return cmp.Diff([]string{"users:200:v4", "bans:5:v5"}, []string{c.scenarios[0].key(), c.scenarios[1].key()}) +
 					cmp.Diff(map[string]bool{"cold": true, "restart": true}, c.phases) + cmp.Diff([]int{0, 8}, c.floorConcurrency)
+			}},
+		{name: "mixed is every kind", args: []string{"--scenarios", "mixed:5:v4", "--profile", ""},
+			check: func(c *config) string {
+				var names []string
+				for _, k := range c.scenarios[0].kinds {
+					names = append(names, k.name)
+				}
+				return cmp.Diff([]string{"users", "acls", "bans"}, names) + cmp.Diff(15, c.scenarios[0].total())
 			}},
 		{name: "manager args split", args: []string{"--manager-args", "--kube-api-qps=200  --max-concurrent-reconciles 8", "--profile", ""},
 			check: func(c *config) string {
@@ -233,7 +257,7 @@ testbroker_api_requests_total{api="v4",method="POST",route="/auth_username"} 2
 	if d := cmp.Diff(want, writes); d != "" {
 		t.Errorf("kubeWrites (-want +got):\n%s", d)
 	}
-	if got := statusWrites(writes, "mqttusers"); got != 4 {
+	if got := statusWrites(writes, []*kind{kinds["users"]}); got != 4 {
 		t.Errorf("statusWrites = %v, want 4", got)
 	}
 	calls := brokerCalls(a, b)
@@ -284,7 +308,7 @@ func TestParallel(t *testing.T) {
 
 func TestRender(t *testing.T) {
 	rep := &report{Settings: settings{Concurrency: 4, ResyncInterval: duration(30 * time.Second), SteadyIntervals: 2}}
-	small := &result{Kind: "users", N: 1000, API: "v4", PeakRSS: 100 << 20,
+	small := &result{Kind: "users", N: 1000, Objects: 1000, API: "v4", PeakRSS: 100 << 20,
 		Floors: []floor{{Concurrency: 4, Kube: duration(6600 * time.Millisecond), Broker: duration(300 * time.Millisecond)}, {Concurrency: 16, Kube: duration(2 * time.Second)}},
 		Cold: &readyRun{Ready: duration(61 * time.Second), ReadyCount: 1000, usage: usage{ManagerCPU: duration(12 * time.Second), APIServerCPU: duration(20 * time.Second), MachineBusy: 0.5},
 			KubeWrites: map[string]float64{"PATCH mqttusers/status": 2000, "POST secrets": 1000}, BrokerCalls: map[string]float64{"POST /auth_username": 1000},
@@ -294,12 +318,15 @@ func TestRender(t *testing.T) {
 		Steady:  &steadyRun{BrokerCalls: map[string]float64{"GET /stats": 1, "GET /auth_username": 1.5}},
 		Wipe: &wipeRun{Recovery: duration(45 * time.Second), Expected: 1000, Got: 1000, KubeWrites: map[string]float64{"PATCH mqttusers/status": 1000},
 			BrokerCalls: map[string]float64{"POST /auth_username": 1000, "GET /auth_username": 1}}}
-	big := &result{Kind: "users", N: 10000, API: "v4", Cold: &readyRun{ReadyCount: 4000}, Errors: []string{"cold: 4000 of 10000 Ready after 21m"}}
-	rep.Scenarios = []*result{small, big}
+	big := &result{Kind: "users", N: 10000, Objects: 10000, API: "v4", Cold: &readyRun{ReadyCount: 4000}, Errors: []string{"cold: 4000 of 10000 Ready after 21m"}}
+	mixed := &result{Kind: "mixed", N: 10, Objects: 30, API: "v5", PeakRSS: 50 << 20,
+		Cold: &readyRun{Ready: duration(3 * time.Second), ReadyCount: 30, KubeWrites: map[string]float64{"POST events": 30}}}
+	rep.Scenarios = []*result{small, big, mixed}
 
 	if d := cmp.Diff([][]string{
 		{"1,000 users, v4", "6.60 s", "61.0 s", "9.2", "70.0 s (created in 5.00 s)", "10.6", "12.0 s / 20.0 s", "50%", "100 MiB"},
 		{"10,000 users, v4", "—", "not in time (4000 of 10000)", "—", "—", "—", "0 s / 0 s", "0%", "—"},
+		{"10 each of users, ACLs, bans, v5", "—", "3.00 s", "—", "—", "—", "0 s / 0 s", "0%", "50 MiB"},
 	}, readyTable(rep).rows); d != "" {
 		t.Errorf("ready table (-want +got):\n%s", d)
 	}
@@ -321,6 +348,7 @@ func TestRender(t *testing.T) {
 	}
 	if d := cmp.Diff([][]string{
 		{"1,000 users, v4", "2 `PATCH mqttusers/status`, 1 `POST secrets`", "1 `POST /auth_username`", "0", "2.00", "0.25 s", "30.0 s", "—"},
+		{"10 each of users, ACLs, bans, v5", "1 `POST events`", "0", "0", "0.00", "0 s", "0 s", "—"},
 	}, costTable(rep).rows); d != "" {
 		t.Errorf("cost table (-want +got):\n%s", d)
 	}

@@ -91,9 +91,13 @@ func (e *env) close() {
 	e.r.logf("%s: closed %s in %s", e.sc.key(), filepath.Base(e.dir), round(time.Since(start)))
 }
 
-// track starts watching the scenario's kind until the env closes.
+// track starts watching the scenario's kinds until the env closes.
 func (e *env) track() (*tracker, error) {
-	return newTracker(e.ctx, e.rest, namespace, e.sc.kind.newObject(namespace, "", brokerName))
+	var objs []client.Object
+	for _, k := range e.sc.kinds {
+		objs = append(objs, k.newObject(namespace, "", brokerName))
+	}
+	return newTracker(e.ctx, e.rest, namespace, objs...)
 }
 
 // startManager starts the manager under test against this env.
@@ -113,11 +117,13 @@ func (e *env) startManager(ctx context.Context, pprof bool) error {
 	return m.Start(ctx)
 }
 
-// createObjects creates the scenario's N objects in ns at the create concurrency.
+// createObjects creates the scenario's objects in ns at the create
+// concurrency, the kinds of a mixed scenario interleaved.
 func (e *env) createObjects(ctx context.Context, ns string) (time.Duration, error) {
 	start := time.Now()
-	err := parallel(ctx, e.sc.n, e.r.cfg.createConcurrency, func(ctx context.Context, i int) error {
-		return e.c.Create(ctx, e.sc.kind.newObject(ns, objectName(i), brokerName))
+	k := len(e.sc.kinds)
+	err := parallel(ctx, e.sc.total(), e.r.cfg.createConcurrency, func(ctx context.Context, i int) error {
+		return e.c.Create(ctx, e.sc.kinds[i%k].newObject(ns, objectName(i/k), brokerName))
 	})
 	return time.Since(start), err
 }
@@ -222,12 +228,15 @@ func kubeWrites(a, b snapshot, bench map[string]float64) map[string]float64 {
 	return out
 }
 
-// statusWrites counts the writes to the status of resource's objects.
-func statusWrites(w map[string]float64, resource string) float64 {
+// statusWrites counts the writes to the status of the kinds' objects.
+func statusWrites(w map[string]float64, kinds []*kind) float64 {
 	var n float64
 	for k, v := range w {
-		if _, r, _ := strings.Cut(k, " "); r == resource+"/status" {
-			n += v
+		_, r, _ := strings.Cut(k, " ")
+		for _, kd := range kinds {
+			if r == kd.resource+"/status" {
+				n += v
+			}
 		}
 	}
 	return n

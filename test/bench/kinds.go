@@ -38,6 +38,9 @@ type kind struct {
 	brokerWrite     func(ctx context.Context, cl broker.Client, name string) error
 }
 
+// kindOrder is the order of the kinds in a mixed scenario.
+var kindOrder = []string{"users", "acls", "bans"}
+
 var kinds = map[string]*kind{
 	"users": {
 		name: "users", controller: "mqttuser", resource: "mqttusers", storedMetric: "testbroker_stored_users",

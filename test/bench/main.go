@@ -39,8 +39,9 @@ import (
 )
 
 // defaultScenarios is the matrix of issue 9: 1k and 10k users, 10k ACLs
-// and 10k bans on both APIs, and 30k users for the growth table.
-const defaultScenarios = "users:1000,10000:v4,v5 acls:10000:v4,v5 bans:10000:v4,v5 users:30000:v4"
+// and 10k bans on both APIs, 30k users for the growth table, and 10k of
+// each kind under one manager for its memory.
+const defaultScenarios = "users:1000,10000:v4,v5 acls:10000:v4,v5 bans:10000:v4,v5 users:30000:v4 mixed:10000:v4"
 
 // allPhases in the order they run.
 var allPhases = []string{"floor", "cold", "restart", "steady", "wipe", "running"}
@@ -62,14 +63,20 @@ type config struct {
 	phaseTimeout      time.Duration
 }
 
-// scenarioSpec is one kind, count and API flavour.
+// scenarioSpec is one kind (or all of them), a count and an API flavour.
 type scenarioSpec struct {
-	kind *kind
-	n    int
-	api  string
+	// name is a kind's name, or "mixed" for every kind at once.
+	name  string
+	kinds []*kind
+	// n is the number of objects of each kind.
+	n   int
+	api string
 }
 
-func (s scenarioSpec) key() string { return fmt.Sprintf("%s:%d:%s", s.kind.name, s.n, s.api) }
+func (s scenarioSpec) key() string { return fmt.Sprintf("%s:%d:%s", s.name, s.n, s.api) }
+
+// total is the number of objects of every kind.
+func (s scenarioSpec) total() int { return s.n * len(s.kinds) }
 
 func main() {
 	cfg, err := parseFlags(os.Args[1:])
@@ -98,7 +105,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.managerBin, "manager", "bin/manager", "Manager binary under test (any build: the bench drives it by its flags).")
 	fs.StringVar(&c.brokerBin, "testbroker", "bin/testbroker", "Test broker binary.")
 	fs.StringVar(&managerArgs, "manager-args", "", "Extra manager flags, space-separated (e.g. \"--kube-api-qps=200 --max-concurrent-reconciles=8\").")
-	fs.StringVar(&scenarios, "scenarios", defaultScenarios, "Space-separated KIND:COUNTS:APIS, e.g. \"users:1000,10000:v4,v5 acls:10000:v4\"; kinds users, acls, bans.")
+	fs.StringVar(&scenarios, "scenarios", defaultScenarios, "Space-separated KIND:COUNTS:APIS, e.g. \"users:1000,10000:v4,v5 acls:10000:v4\"; kinds users, acls, bans, and mixed (COUNT of each under one manager).")
 	fs.StringVar(&phases, "phases", strings.Join(allPhases, ","), "Phases to run: "+strings.Join(allPhases, ",")+" (restart, steady and wipe follow cold).")
 	fs.DurationVar(&c.resync, "resync-interval", 30*time.Second, "The manager's --resync-interval: the steady-state window and the wipe recovery depend on it.")
 	fs.IntVar(&c.steadyIntervals, "steady-intervals", 2, "Resync intervals the steady state is observed for.")
@@ -154,9 +161,15 @@ func parseScenarios(spec string) ([]scenarioSpec, error) {
 		if len(parts) != 3 {
 			return nil, fmt.Errorf("scenario %q: want KIND:COUNTS:APIS, e.g. users:1000:v4", entry)
 		}
-		k, ok := kinds[parts[0]]
-		if !ok {
-			return nil, fmt.Errorf("scenario %q: kind %q is not users, acls or bans", entry, parts[0])
+		var ks []*kind
+		if parts[0] == "mixed" {
+			for _, name := range kindOrder {
+				ks = append(ks, kinds[name])
+			}
+		} else if k, ok := kinds[parts[0]]; ok {
+			ks = []*kind{k}
+		} else {
+			return nil, fmt.Errorf("scenario %q: kind %q is not users, acls, bans or mixed", entry, parts[0])
 		}
 		counts, err := parseInts(parts[1], 1)
 		if err != nil {
@@ -167,7 +180,7 @@ func parseScenarios(spec string) ([]scenarioSpec, error) {
 				if api != "v4" && api != "v5" {
 					return nil, fmt.Errorf("scenario %q: API %q is not v4 or v5", entry, api)
 				}
-				s := scenarioSpec{kind: k, n: n, api: api}
+				s := scenarioSpec{name: parts[0], kinds: ks, n: n, api: api}
 				if !seen[s.key()] {
 					seen[s.key()] = true
 					out = append(out, s)

@@ -106,8 +106,8 @@ func readyTable(rep *report) table {
 			cpu = fmt.Sprintf("%s / %s", human(r.Cold.ManagerCPU.D()), human(r.Cold.APIServerCPU.D()+r.Cold.EtcdCPU.D()))
 			busy = fmt.Sprintf("%.0f%%", 100*r.Cold.MachineBusy)
 		}
-		t.rows = append(t.rows, []string{label(r), floorCell(f, hasFloor), readyCell(r.Cold, r.N), ratio(r.Cold, f, hasFloor),
-			runningCell(r.Running, r.N), ratio(r.Running, f, hasFloor), cpu, busy, mib(r.PeakRSS)})
+		t.rows = append(t.rows, []string{label(r), floorCell(f, hasFloor), readyCell(r.Cold, r.Objects), ratio(r.Cold, f, hasFloor),
+			runningCell(r.Running, r.Objects), ratio(r.Running, f, hasFloor), cpu, busy, mib(r.PeakRSS)})
 	}
 	return t
 }
@@ -165,7 +165,7 @@ func costTable(rep *report) table {
 		header: []string{"Scenario", "Kubernetes writes", "Broker calls", "Manager requests", "Reconciles", "Mean reconcile", "Mean queue wait", "Heap in use at the end"}}
 	for _, r := range rep.Scenarios {
 		if x := r.Cold; x != nil && x.Ready > 0 {
-			n := float64(r.N)
+			n := float64(r.Objects)
 			t.rows = append(t.rows, []string{label(r), breakdown(x.KubeWrites, n), breakdown(x.BrokerCalls, n), breakdown(x.ManagerRequests, n),
 				fmt.Sprintf("%.2f", x.Reconciles/n), human(secs(x.ReconcileSeconds)), human(secs(x.QueueSeconds)), mib(x.HeapInuse)})
 		}
@@ -190,7 +190,7 @@ func growthTable(rep *report, api string) table {
 	slices.SortFunc(rs, func(a, b *result) int { return a.N - b.N })
 	for _, r := range rs {
 		f, ok := floorAt(r, rep.Settings.Concurrency)
-		row := []string{thousands(r.N), floorCell(f, ok), readyCell(r.Cold, r.N), readyCell(r.Running, r.N), "—", "—", "—", mib(r.PeakRSS), "—"}
+		row := []string{thousands(r.N), floorCell(f, ok), readyCell(r.Cold, r.Objects), readyCell(r.Running, r.Objects), "—", "—", "—", mib(r.PeakRSS), "—"}
 		if r.Restart != nil {
 			row[4] = timeOrDash(r.Restart.Reverify.D())
 		}
@@ -330,5 +330,8 @@ func orDash(s string) string {
 }
 
 func label(r *result) string {
+	if r.Kind == "mixed" {
+		return fmt.Sprintf("%s each of users, ACLs, bans, %s", thousands(r.N), r.API)
+	}
 	return fmt.Sprintf("%s %s, %s", thousands(r.N), map[string]string{"users": "users", "acls": "ACLs (3 rules)", "bans": "bans"}[r.Kind], r.API)
 }

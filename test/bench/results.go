@@ -41,23 +41,24 @@ type report struct {
 
 // result is one scenario: a kind, a count and an API flavour.
 type result struct {
-	Kind   string   `json:"kind"`
-	N      int      `json:"n"`
-	API    string   `json:"api"`
-	Floors []floor  `json:"floors,omitempty"`
-	Create duration `json:"create,omitempty"` // the bench creating N objects before the cold start
+	Kind string `json:"kind"` // users, acls, bans or mixed
+	N    int    `json:"n"`    // objects of each kind
+	// Objects is N times the number of kinds.
+	Objects int      `json:"objects"`
+	API     string   `json:"api"`
+	Floors  []floor  `json:"floors,omitempty"`
+	Create  duration `json:"create,omitempty"` // the bench creating N objects before the cold start
 	// Cold: the manager starts with the N objects already there.
 	Cold *readyRun `json:"cold,omitempty"`
 	// Running: the N objects are created while the manager runs.
-	Running *readyRun    `json:"running,omitempty"`
-	Restart *restartRun  `json:"restart,omitempty"`
-	Steady  *steadyRun   `json:"steady,omitempty"`
-	Wipe    *wipeRun     `json:"wipe,omitempty"`
-	PeakRSS int64        `json:"peakRSS,omitempty"` // largest of every manager run of the scenario
-	Errors  []string     `json:"errors,omitempty"`
-	Profile []string     `json:"profiles,omitempty"`
-	Notes   []string     `json:"notes,omitempty"`
-	scen    scenarioSpec `json:"-"`
+	Running *readyRun   `json:"running,omitempty"`
+	Restart *restartRun `json:"restart,omitempty"`
+	Steady  *steadyRun  `json:"steady,omitempty"`
+	Wipe    *wipeRun    `json:"wipe,omitempty"`
+	PeakRSS int64       `json:"peakRSS,omitempty"` // largest of every manager run of the scenario
+	Errors  []string    `json:"errors,omitempty"`
+	Profile []string    `json:"profiles,omitempty"`
+	Notes   []string    `json:"notes,omitempty"`
 }
 
 func (r *result) key() string { return fmt.Sprintf("%s:%d:%s", r.Kind, r.N, r.API) }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -67,7 +68,7 @@ func run(ctx context.Context, cfg *config, out, progress io.Writer) (*report, er
 		if ctx.Err() != nil {
 			break
 		}
-		res := &result{Kind: sc.kind.name, N: sc.n, API: sc.api, scen: sc}
+		res := &result{Kind: sc.name, N: sc.n, Objects: sc.total(), API: sc.api}
 		r.rep.Scenarios = append(r.rep.Scenarios, res)
 		r.scenario(ctx, sc, res)
 		r.rep.Machine.Took = duration(time.Since(r.rep.Machine.Started))
@@ -204,16 +205,20 @@ func (r *runner) floor(ctx context.Context, e *env, res *result) error {
 	if _, err := e.createObjects(ctx, floorNamespace); err != nil {
 		return err
 	}
-	list := sc.kind.newList()
-	if err := e.c.List(ctx, list, client.InNamespace(floorNamespace)); err != nil {
-		return err
-	}
-	var objs []client.Object
-	if err := apimeta.EachListItem(list, func(o k8sruntime.Object) error {
-		objs = append(objs, o.(client.Object))
-		return nil
-	}); err != nil {
-		return err
+	// Each kind's objects, in creation order, as the floor writes need
+	// their UIDs and generations.
+	objs := make([][]client.Object, len(sc.kinds))
+	for i, k := range sc.kinds {
+		list := k.newList()
+		if err := e.c.List(ctx, list, client.InNamespace(floorNamespace)); err != nil {
+			return err
+		}
+		if err := apimeta.EachListItem(list, func(o k8sruntime.Object) error {
+			objs[i] = append(objs[i], o.(client.Object))
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	cl, err := drivers.NewFactory().New(broker.Config{URL: e.tb.URL(), APIVersion: broker.APIVersion(sc.api),
 		Username: harness.BrokerAppID, Password: harness.BrokerAppSecret, Timeout: time.Minute})
@@ -223,8 +228,12 @@ func (r *runner) floor(ctx context.Context, e *env, res *result) error {
 	for _, c := range r.concurrencies() {
 		pass := fmt.Sprintf("floor-c%d", c)
 		start := time.Now()
-		if err := parallel(ctx, len(objs), c, func(ctx context.Context, i int) error {
-			return sc.kind.floorWrites(ctx, e.c, objs[i], pass, e.tb.MQTTAddr())
+		// The kinds run side by side, each at the concurrency, as the
+		// manager's controllers do.
+		if err := eachKind(sc, func(ki int, k *kind) error {
+			return parallel(ctx, len(objs[ki]), c, func(ctx context.Context, i int) error {
+				return k.floorWrites(ctx, e.c, objs[ki][i], pass, e.tb.MQTTAddr())
+			})
 		}); err != nil {
 			return fmt.Errorf("kubernetes floor at %d: %w", c, err)
 		}
@@ -233,8 +242,10 @@ func (r *runner) floor(ctx context.Context, e *env, res *result) error {
 			return err
 		}
 		start = time.Now()
-		if err := parallel(ctx, sc.n, c, func(ctx context.Context, i int) error {
-			return sc.kind.brokerWrite(ctx, cl, objectName(i))
+		if err := eachKind(sc, func(_ int, k *kind) error {
+			return parallel(ctx, sc.n, c, func(ctx context.Context, i int) error {
+				return k.brokerWrite(ctx, cl, objectName(i))
+			})
 		}); err != nil {
 			return fmt.Errorf("broker floor at %d: %w", c, err)
 		}
@@ -243,6 +254,18 @@ func (r *runner) floor(ctx context.Context, e *env, res *result) error {
 		r.logf("%s: floor at concurrency %d: kubernetes %s, broker %s", sc.key(), c, round(f.Kube.D()), round(f.Broker.D()))
 	}
 	return nil
+}
+
+// eachKind runs f for every kind of the scenario at once and returns the
+// first error.
+func eachKind(sc scenarioSpec, f func(i int, k *kind) error) error {
+	errs := make([]error, len(sc.kinds))
+	var wg sync.WaitGroup
+	for i, k := range sc.kinds {
+		wg.Go(func() { errs[i] = f(i, k) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // cold times a manager start with the N objects already there, then runs
@@ -258,7 +281,7 @@ func (r *runner) cold(ctx context.Context, sc scenarioSpec, res *result) error {
 		return err
 	}
 	res.Create = duration(created)
-	r.logf("%s: created %d objects in %s; starting the manager (cold start)", sc.key(), sc.n, round(created))
+	r.logf("%s: created %d objects in %s; starting the manager (cold start)", sc.key(), sc.total(), round(created))
 	tr, err := e.track()
 	if err != nil {
 		return err
@@ -287,7 +310,7 @@ func (r *runner) cold(ctx context.Context, sc scenarioSpec, res *result) error {
 	if err != nil {
 		return err
 	}
-	r.logf("%s: cold start: all %d Ready after %s (half after %s)", sc.key(), sc.n, round(run.Ready.D()), round(run.Half.D()))
+	r.logf("%s: cold start: all %d Ready after %s (half after %s)", sc.key(), sc.total(), round(run.Ready.D()), round(run.Half.D()))
 	if r.cfg.phases["restart"] {
 		r.logf("%s: restart in sync", sc.key())
 		if err := r.restart(ctx, e, res); err != nil {
@@ -313,14 +336,14 @@ func (r *runner) cold(ctx context.Context, sc scenarioSpec, res *result) error {
 // readyRun waits for all N objects to be Ready and collects what the run
 // cost; bench lists the bench's own writes to leave out.
 func (r *runner) readyRun(ctx context.Context, e *env, tr *tracker, s0 snapshot, start time.Time, bench map[string]float64) (*readyRun, error) {
-	got, waitErr := tr.waitReady(ctx, e.sc.n, r.timeout(e.sc.n))
+	got, waitErr := tr.waitReady(ctx, e.sc.total(), r.timeout(e.sc.total()))
 	end := time.Now()
 	s1, err := e.snap(ctx)
 	if err != nil {
 		return nil, err
 	}
 	run := &readyRun{ReadyCount: got, usage: usageBetween(s0, s1), KubeWrites: kubeWrites(s0, s1, bench), BrokerCalls: brokerCalls(s0, s1),
-		Half: duration(tr.quantile(start, e.sc.n, 0.5))}
+		Half: duration(tr.quantile(start, e.sc.total(), 0.5))}
 	if waitErr == nil {
 		run.Ready = duration(end.Sub(start))
 	}
@@ -336,14 +359,20 @@ func readManager(ctx context.Context, e *env) managerView {
 	if err != nil {
 		return v
 	}
-	ctl := map[string]string{"controller": e.sc.kind.controller}
 	v.ManagerRequests = mm.SumBy("rest_client_requests_total", []string{"method"}, nil)
-	v.Reconciles = mm.Sum("controller_runtime_reconcile_time_seconds", ctl)
-	if v.Reconciles > 0 {
-		v.ReconcileSeconds = mm.HistogramSum("controller_runtime_reconcile_time_seconds", ctl) / v.Reconciles
+	var reconcileSum, queued, queueSum float64
+	for _, k := range e.sc.kinds {
+		ctl := map[string]string{"controller": k.controller}
+		v.Reconciles += mm.Sum("controller_runtime_reconcile_time_seconds", ctl)
+		reconcileSum += mm.HistogramSum("controller_runtime_reconcile_time_seconds", ctl)
+		queued += mm.Sum("workqueue_queue_duration_seconds", ctl)
+		queueSum += mm.HistogramSum("workqueue_queue_duration_seconds", ctl)
 	}
-	if n := mm.Sum("workqueue_queue_duration_seconds", ctl); n > 0 {
-		v.QueueSeconds = mm.HistogramSum("workqueue_queue_duration_seconds", ctl) / n
+	if v.Reconciles > 0 {
+		v.ReconcileSeconds = reconcileSum / v.Reconciles
+	}
+	if queued > 0 {
+		v.QueueSeconds = queueSum / queued
 	}
 	v.Goroutines = mm.Sum("go_goroutines", nil)
 	v.HeapInuse = int64(mm.Sum("go_memstats_heap_inuse_bytes", nil))
@@ -360,7 +389,7 @@ func (r *runner) profileColdStart(ctx context.Context, e *env, tr *tracker, res 
 	done := make(chan struct{})
 	// until waits for a share of the objects to be Ready, false if the run ended first.
 	until := func(share float64) bool {
-		for float64(tr.readyCount()) < share*float64(e.sc.n) {
+		for float64(tr.readyCount()) < share*float64(e.sc.total()) {
 			select {
 			case <-done:
 				return false
@@ -452,7 +481,7 @@ func (r *runner) restart(ctx context.Context, e *env, res *result) error {
 	}
 	calls := brokerCalls(s0, s1)
 	writes := kubeWrites(s0, s1, nil)
-	res.Restart = &restartRun{Reverify: duration(reverify), BrokerWrites: brokerWrites(calls), StatusWrites: statusWrites(writes, e.sc.kind.resource),
+	res.Restart = &restartRun{Reverify: duration(reverify), BrokerWrites: brokerWrites(calls), StatusWrites: statusWrites(writes, e.sc.kinds),
 		KubeWrites: writes, BrokerCalls: calls, usage: usageBetween(s0, s1), managerView: readManager(ctx, e)}
 	if waitErr != nil {
 		return waitErr
@@ -465,15 +494,10 @@ func (r *runner) restart(ctx context.Context, e *env, res *result) error {
 // has reconciled at least N times, its queue is empty and no worker is
 // busy. The poll interval bounds the resolution.
 func (r *runner) waitReverified(ctx context.Context, e *env, start time.Time) (time.Duration, error) {
-	ctl := map[string]string{"controller": e.sc.kind.controller}
-	deadline := time.Now().Add(r.timeout(e.sc.n))
-	var last float64
+	deadline := time.Now().Add(r.timeout(e.sc.total()))
 	for time.Now().Before(deadline) {
-		if mm, err := e.mgr.Metrics(ctx); err == nil {
-			last = mm.Sum("controller_runtime_reconcile_total", ctl)
-			if last >= float64(e.sc.n) && mm.Sum("workqueue_depth", ctl) == 0 && mm.Sum("controller_runtime_active_workers", ctl) == 0 {
-				return time.Since(start), nil
-			}
+		if mm, err := e.mgr.Metrics(ctx); err == nil && reverified(mm, e.sc) {
+			return time.Since(start), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -481,7 +505,20 @@ func (r *runner) waitReverified(ctx context.Context, e *env, start time.Time) (t
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return 0, fmt.Errorf("not re-verified after %s: %v of %d reconciled", r.timeout(e.sc.n), last, e.sc.n)
+	return 0, fmt.Errorf("not re-verified after %s", r.timeout(e.sc.total()))
+}
+
+// reverified: every kind's controller reconciled at least N times, its
+// queue is empty and no worker is busy.
+func reverified(mm harness.Metrics, sc scenarioSpec) bool {
+	for _, k := range sc.kinds {
+		ctl := map[string]string{"controller": k.controller}
+		if mm.Sum("controller_runtime_reconcile_total", ctl) < float64(sc.n) || mm.Sum("workqueue_depth", ctl) != 0 ||
+			mm.Sum("controller_runtime_active_workers", ctl) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // steady watches the idle manager for the steady-state window.
@@ -521,14 +558,20 @@ func (r *runner) wipe(ctx context.Context, e *env, res *result) error {
 	if err != nil {
 		return err
 	}
-	stored := func(m harness.Metrics) int { return int(m.Sum(e.sc.kind.storedMetric, nil)) }
+	stored := func(m harness.Metrics) int {
+		n := 0
+		for _, k := range e.sc.kinds {
+			n += int(m.Sum(k.storedMetric, nil))
+		}
+		return n
+	}
 	w := &wipeRun{Expected: stored(s0.broker)}
 	res.Wipe = w
 	if err := e.tb.Wipe(ctx); err != nil {
 		return err
 	}
 	start := time.Now()
-	limit := r.cfg.resync + r.timeout(e.sc.n)
+	limit := r.cfg.resync + r.timeout(e.sc.total())
 	for {
 		m, err := e.tb.Metrics(ctx)
 		if err != nil {
@@ -583,7 +626,11 @@ func (r *runner) running(ctx context.Context, e *env, res *result) error {
 	if err != nil {
 		return err
 	}
-	run, err := r.readyRun(ctx, e, tr, s0, start, map[string]float64{"POST " + sc.kind.resource: float64(sc.n)})
+	bench := map[string]float64{}
+	for _, k := range sc.kinds {
+		bench["POST "+k.resource] = float64(sc.n)
+	}
+	run, err := r.readyRun(ctx, e, tr, s0, start, bench)
 	res.Running = run
 	if run != nil {
 		run.Created = duration(created)
@@ -592,7 +639,7 @@ func (r *runner) running(ctx context.Context, e *env, res *result) error {
 	if err != nil {
 		return err
 	}
-	r.logf("%s: created while running: all %d Ready after %s (creating took %s)", sc.key(), sc.n, round(run.Ready.D()), round(created))
+	r.logf("%s: created while running: all %d Ready after %s (creating took %s)", sc.key(), sc.total(), round(run.Ready.D()), round(created))
 	return nil
 }
 

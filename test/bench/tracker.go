@@ -16,7 +16,7 @@ import (
 	"github.com/mqttoperator/mqtt-operator/test/harness"
 )
 
-// tracker watches one kind in one namespace and records when each object
+// tracker watches kinds in one namespace and records when each object
 // first became Ready for its current generation. It watches rather than
 // lists, so observing costs the API server and the machine little.
 type tracker struct {
@@ -25,7 +25,7 @@ type tracker struct {
 	ready   map[string]bool
 }
 
-func newTracker(ctx context.Context, cfg *rest.Config, ns string, obj client.Object) (*tracker, error) {
+func newTracker(ctx context.Context, cfg *rest.Config, ns string, objs ...client.Object) (*tracker, error) {
 	c, err := cache.New(cfg, cache.Options{
 		Scheme:            harness.Scheme(),
 		DefaultNamespaces: map[string]cache.Config{ns: {}},
@@ -35,26 +35,28 @@ func newTracker(ctx context.Context, cfg *rest.Config, ns string, obj client.Obj
 		return nil, err
 	}
 	t := &tracker{readyAt: map[string]time.Time{}, ready: map[string]bool{}}
-	inf, err := c.GetInformer(ctx, obj)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(o any) { t.observe(o) },
-		UpdateFunc: func(_, o any) { t.observe(o) },
-		DeleteFunc: func(o any) {
-			if o, ok := o.(client.Object); ok {
-				t.mu.Lock()
-				delete(t.ready, o.GetName())
-				t.mu.Unlock()
-			}
-		},
-	}); err != nil {
-		return nil, err
+	for _, obj := range objs {
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { t.observe(o) },
+			UpdateFunc: func(_, o any) { t.observe(o) },
+			DeleteFunc: func(o any) {
+				if o, ok := o.(client.Object); ok {
+					t.mu.Lock()
+					delete(t.ready, objectKey(o))
+					t.mu.Unlock()
+				}
+			},
+		}); err != nil {
+			return nil, err
+		}
 	}
 	go func() { _ = c.Start(ctx) }()
 	if !c.WaitForCacheSync(ctx) {
-		return nil, fmt.Errorf("watch %T: cache did not sync", obj)
+		return nil, fmt.Errorf("watch %d kinds: cache did not sync", len(objs))
 	}
 	return t, nil
 }
@@ -72,11 +74,15 @@ func (t *tracker) observe(o any) {
 	ready := st.GetCommonStatus().IsReady(obj.GetGeneration())
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.ready[obj.GetName()] = ready
-	if _, seen := t.readyAt[obj.GetName()]; ready && !seen {
-		t.readyAt[obj.GetName()] = now
+	key := objectKey(obj)
+	t.ready[key] = ready
+	if _, seen := t.readyAt[key]; ready && !seen {
+		t.readyAt[key] = now
 	}
 }
+
+// objectKey tells objects of different kinds with the same name apart.
+func objectKey(o client.Object) string { return fmt.Sprintf("%T/%s", o, o.GetName()) }
 
 // readyCount is how many objects are Ready now.
 func (t *tracker) readyCount() int {
