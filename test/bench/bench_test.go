@@ -309,7 +309,9 @@ func TestParallel(t *testing.T) {
 func TestRender(t *testing.T) {
 	rep := &report{Settings: settings{Concurrency: 4, ResyncInterval: duration(30 * time.Second), SteadyIntervals: 2}}
 	small := &result{Kind: "users", N: 1000, Objects: 1000, API: "v4", PeakRSS: 100 << 20,
-		Floors: []floor{{Concurrency: 4, Kube: duration(6600 * time.Millisecond), Broker: duration(300 * time.Millisecond)}, {Concurrency: 16, Kube: duration(2 * time.Second)}},
+		Floors: []floor{{Concurrency: 4, Kube: duration(6600 * time.Millisecond), Broker: duration(300 * time.Millisecond), KubeWrites: 3000,
+			KubeUsage: usage{APIServerCPU: duration(9 * time.Second), EtcdCPU: duration(1500 * time.Millisecond), MachineBusy: 0.9}},
+			{Concurrency: 16, Kube: duration(2 * time.Second)}},
 		Cold: &readyRun{Ready: duration(61 * time.Second), ReadyCount: 1000, usage: usage{ManagerCPU: duration(12 * time.Second), APIServerCPU: duration(20 * time.Second), MachineBusy: 0.5},
 			KubeWrites: map[string]float64{"PATCH mqttusers/status": 2000, "POST secrets": 1000}, BrokerCalls: map[string]float64{"POST /auth_username": 1000},
 			managerView: managerView{Reconciles: 2000, ReconcileSeconds: 0.25, QueueSeconds: 30}},
@@ -331,8 +333,8 @@ func TestRender(t *testing.T) {
 		t.Errorf("ready table (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([][]string{
-		{"1,000 users, v4", "4", "6.60 s", "0.30 s", "6.60 s"},
-		{"1,000 users, v4", "16", "2.00 s", "0 s", "2.00 s"},
+		{"1,000 users, v4", "4", "6.60 s", "0.30 s", "6.60 s", "3.0 ms / 0.5 ms", "90%"},
+		{"1,000 users, v4", "16", "2.00 s", "0 s", "2.00 s", "—", "0%"},
 	}, floorTable(rep).rows); d != "" {
 		t.Errorf("floor table (-want +got):\n%s", d)
 	}
@@ -381,7 +383,7 @@ func TestRender(t *testing.T) {
 }
 
 func TestFormatting(t *testing.T) {
-	for d, want := range map[time.Duration]string{0: "0 s", 45 * time.Millisecond: "45 ms", 1234 * time.Millisecond: "1.23 s",
+	for d, want := range map[time.Duration]string{0: "0 s", 500 * time.Microsecond: "0.5 ms", 45 * time.Millisecond: "45 ms", 1234 * time.Millisecond: "1.23 s",
 		61 * time.Second: "61.0 s", 607 * time.Second: "607 s"} {
 		if got := human(d); got != want {
 			t.Errorf("human(%v) = %q, want %q", d, got, want)

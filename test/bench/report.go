@@ -113,11 +113,17 @@ func readyTable(rep *report) table {
 }
 
 func floorTable(rep *report) table {
-	t := table{title: "Floor", note: "Each part issued directly, without client-side throttling.",
-		header: []string{"Scenario", "Concurrency", "Kubernetes writes", "Broker writes", "Floor"}}
+	t := table{title: "Floor", note: "Each part issued directly, without client-side throttling. The API server's and etcd's CPU time " +
+		"per Kubernetes write, with the machine's busy share, tell whether the API server had CPU to spare.",
+		header: []string{"Scenario", "Concurrency", "Kubernetes writes", "Broker writes", "Floor", "CPU per write API server / etcd", "Machine busy"}}
 	for _, r := range rep.Scenarios {
 		for _, f := range r.Floors {
-			t.rows = append(t.rows, []string{label(r), fmt.Sprint(f.Concurrency), human(f.Kube.D()), human(f.Broker.D()), human(f.Floor())})
+			perWrite := "—"
+			if f.KubeWrites > 0 {
+				perWrite = fmt.Sprintf("%s / %s", human(f.KubeUsage.APIServerCPU.D()/time.Duration(f.KubeWrites)), human(f.KubeUsage.EtcdCPU.D()/time.Duration(f.KubeWrites)))
+			}
+			t.rows = append(t.rows, []string{label(r), fmt.Sprint(f.Concurrency), human(f.Kube.D()), human(f.Broker.D()), human(f.Floor()),
+				perWrite, fmt.Sprintf("%.0f%%", 100*f.KubeUsage.MachineBusy)})
 		}
 	}
 	return t
@@ -296,6 +302,8 @@ func human(d time.Duration) string {
 	switch {
 	case s == 0:
 		return "0 s"
+	case s < 0.01:
+		return fmt.Sprintf("%.1f ms", s*1000)
 	case s < 0.1:
 		return fmt.Sprintf("%.0f ms", s*1000)
 	case s < 10:

@@ -68,6 +68,10 @@ type floor struct {
 	Concurrency int      `json:"concurrency"`
 	Kube        duration `json:"kube"`   // finalizer, Secret (users), one status write per object
 	Broker      duration `json:"broker"` // one broker write per object
+	// KubeUsage is what the Kubernetes part cost the API server and etcd.
+	KubeUsage usage `json:"kubeUsage"`
+	// KubeWrites is the number of writes the Kubernetes part made.
+	KubeWrites float64 `json:"kubeWrites"`
 }
 
 // Floor is the larger of the two: neither can be beaten by the operator.

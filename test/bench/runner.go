@@ -227,6 +227,10 @@ func (r *runner) floor(ctx context.Context, e *env, res *result) error {
 	}
 	for _, c := range r.concurrencies() {
 		pass := fmt.Sprintf("floor-c%d", c)
+		s0, err := e.snap(ctx)
+		if err != nil {
+			return err
+		}
 		start := time.Now()
 		// The kinds run side by side, each at the concurrency, as the
 		// manager's controllers do.
@@ -238,6 +242,10 @@ func (r *runner) floor(ctx context.Context, e *env, res *result) error {
 			return fmt.Errorf("kubernetes floor at %d: %w", c, err)
 		}
 		kube := time.Since(start)
+		s1, err := e.snap(ctx)
+		if err != nil {
+			return err
+		}
 		if err := e.tb.Wipe(ctx); err != nil {
 			return err
 		}
@@ -249,7 +257,8 @@ func (r *runner) floor(ctx context.Context, e *env, res *result) error {
 		}); err != nil {
 			return fmt.Errorf("broker floor at %d: %w", c, err)
 		}
-		f := floor{Concurrency: c, Kube: duration(kube), Broker: duration(time.Since(start))}
+		f := floor{Concurrency: c, Kube: duration(kube), Broker: duration(time.Since(start)), KubeUsage: usageBetween(s0, s1),
+			KubeWrites: sum(kubeWrites(s0, s1, nil))}
 		res.Floors = append(res.Floors, f)
 		r.logf("%s: floor at concurrency %d: kubernetes %s, broker %s", sc.key(), c, round(f.Kube.D()), round(f.Broker.D()))
 	}
