@@ -61,8 +61,6 @@ type result struct {
 	Notes   []string    `json:"notes,omitempty"`
 }
 
-func (r *result) key() string { return fmt.Sprintf("%s:%d:%s", r.Kind, r.N, r.API) }
-
 // floor is the unavoidable work for the N objects at one concurrency.
 type floor struct {
 	Concurrency int      `json:"concurrency"`
