@@ -317,7 +317,7 @@ func TestRender(t *testing.T) {
 			managerView: managerView{Reconciles: 2000, ReconcileSeconds: 0.25, QueueSeconds: 30}},
 		Running: &readyRun{Ready: duration(70 * time.Second), Created: duration(5 * time.Second), ReadyCount: 1000},
 		Restart: &restartRun{Reverify: duration(4 * time.Second), KubeWrites: map[string]float64{"PATCH mqttbrokers/status": 1}},
-		Steady:  &steadyRun{BrokerCalls: map[string]float64{"GET /stats": 1, "GET /auth_username": 1.5}},
+		Steady:  &steadyRun{BrokerCalls: map[string]float64{"GET /stats": 1, "GET /auth_username": 1.5}, KubeWrites: map[string]float64{}},
 		Wipe: &wipeRun{Recovery: duration(45 * time.Second), Expected: 1000, Got: 1000, KubeWrites: map[string]float64{"PATCH mqttusers/status": 1000},
 			BrokerCalls: map[string]float64{"POST /auth_username": 1000, "GET /auth_username": 1}}}
 	big := &result{Kind: "users", N: 10000, Objects: 10000, API: "v4", Cold: &readyRun{ReadyCount: 4000}, Errors: []string{"cold: 4000 of 10000 Ready after 21m"}}
@@ -339,7 +339,7 @@ func TestRender(t *testing.T) {
 		t.Errorf("floor table (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([][]string{
-		{"1,000 users, v4", "4.00 s", "0", "0", "1 `PATCH mqttbrokers/status`", "0", "0", "0 s", "0 s"},
+		{"1,000 users, v4", "4.00 s", "0", "0", "1 `PATCH mqttbrokers/status`", "—", "—", "0 s", "0 s"},
 	}, restartTable(rep).rows); d != "" {
 		t.Errorf("restart table (-want +got):\n%s", d)
 	}
@@ -349,8 +349,8 @@ func TestRender(t *testing.T) {
 		t.Errorf("steady table (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([][]string{
-		{"1,000 users, v4", "2 `PATCH mqttusers/status`, 1 `POST secrets`", "1 `POST /auth_username`", "0", "2.00", "0.25 s", "30.0 s", "—"},
-		{"10 each of users, ACLs, bans, v5", "1 `POST events`", "0", "0", "0.00", "0 s", "0 s", "—"},
+		{"1,000 users, v4", "2 `PATCH mqttusers/status`, 1 `POST secrets`", "1 `POST /auth_username`", "—", "2.00", "0.25 s", "30.0 s", "—"},
+		{"10 each of users, ACLs, bans, v5", "1 `POST events`", "—", "—", "0.00", "0 s", "0 s", "—"},
 	}, costTable(rep).rows); d != "" {
 		t.Errorf("cost table (-want +got):\n%s", d)
 	}
@@ -393,5 +393,67 @@ func TestFormatting(t *testing.T) {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestRenderFrom(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, rep report) string {
+		raw, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	set := settings{Concurrency: 4, ResyncInterval: duration(30 * time.Second), SteadyIntervals: 2}
+	first := write("a.json", report{Machine: machine{Cores: 2}, Settings: set, Scenarios: []*result{
+		{Kind: "users", N: 1000, Objects: 1000, API: "v4", PeakRSS: 1 << 20, Cold: &readyRun{Ready: duration(time.Second), ReadyCount: 1000}},
+		{Kind: "bans", N: 10, Objects: 10, API: "v5"}}})
+	second := write("b.json", report{Machine: machine{Cores: 8}, Settings: set, Scenarios: []*result{
+		{Kind: "users", N: 1000, Objects: 1000, API: "v4", PeakRSS: 2 << 20, Cold: &readyRun{Ready: duration(time.Second), ReadyCount: 1000}},
+		{Kind: "acls", N: 10, Objects: 10, API: "v4"}}})
+	docs := filepath.Join(dir, "docs", "benchmarks.md")
+	cfg, err := parseFlags([]string{"--from", first + "," + second, "--docs", docs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep, err := render(cfg, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range rep.Scenarios {
+		got = append(got, fmt.Sprintf("%s:%d:%s:%d", s.Kind, s.N, s.API, s.PeakRSS>>20))
+	}
+	if d := cmp.Diff([]string{"users:1000:v4:2", "bans:10:v5:0", "acls:10:v4:0"}, got); d != "" {
+		t.Errorf("merged scenarios (-want +got):\n%s", d)
+	}
+	if doc, err := os.ReadFile(docs); err != nil || !strings.Contains(string(doc), "on 2 cores") || !strings.Contains(string(doc), "| 1,000 users, v4 | — | 1.00 s |") {
+		t.Errorf("docs page from the first file's machine: %v\n%s", err, doc)
+	}
+	other := write("c.json", report{Settings: settings{Concurrency: 8}})
+	if cfg, err = parseFlags([]string{"--from", first + "," + other, "--docs", ""}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := render(cfg, &out); err == nil || !strings.Contains(err.Error(), "other settings") {
+		t.Errorf("merging runs with other settings: %v", err)
+	}
+}
+
+func TestWaitReadyStopsWhenTheManagerDies(t *testing.T) {
+	tr := &tracker{ready: map[string]bool{"a": true}, readyAt: map[string]time.Time{}}
+	died := errors.New("manager exited: exit status 0")
+	start := time.Now()
+	got, err := tr.waitReady(context.Background(), 2, time.Minute, func() error { return died })
+	if !errors.Is(err, died) || got != 1 || time.Since(start) > 10*time.Second {
+		t.Fatalf("waitReady = %d, %v after %s; want 1 and the manager's exit at once", got, err, time.Since(start))
+	}
+	if got, err := tr.waitReady(context.Background(), 1, time.Minute, func() error { return died }); err != nil || got != 1 {
+		t.Fatalf("enough Ready wins over a dead manager: %d, %v", got, err)
 	}
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,6 +117,14 @@ func (e *env) startManager(ctx context.Context, pprof bool) error {
 	}
 	e.mgr = m
 	return m.Start(ctx)
+}
+
+// alive fails once the manager has exited: nothing will become Ready.
+func (e *env) alive() error {
+	if e.mgr != nil && !e.mgr.Running() {
+		return fmt.Errorf("manager exited (see %s): %w", e.mgr.LogPath(), cmp.Or(e.mgr.ExitErr(), errors.New("exit status 0")))
+	}
+	return nil
 }
 
 // createObjects creates the scenario's objects in ns at the create

@@ -61,6 +61,8 @@ type config struct {
 	profileSeconds    int
 	outDir, docs      string
 	phaseTimeout      time.Duration
+	// from lists results files to render instead of running.
+	from []string
 }
 
 // scenarioSpec is one kind (or all of them), a count and an API flavour.
@@ -86,14 +88,19 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := run(ctx, cfg, os.Stdout, os.Stderr)
+	var rep *report
+	if len(cfg.from) > 0 {
+		rep, err = render(cfg, os.Stdout)
+	} else {
+		rep, err = run(ctx, cfg, os.Stdout, os.Stderr)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 	for _, r := range rep.Scenarios {
-		if len(r.Errors) > 0 {
-			os.Exit(1)
+		if len(r.Errors) > 0 && len(cfg.from) == 0 {
+			os.Exit(1) // a scenario of this run failed
 		}
 	}
 }
@@ -101,7 +108,7 @@ func main() {
 func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	c := &config{}
-	var scenarios, phases, managerArgs, floorConc string
+	var scenarios, phases, managerArgs, floorConc, from string
 	fs.StringVar(&c.managerBin, "manager", "bin/manager", "Manager binary under test (any build: the bench drives it by its flags).")
 	fs.StringVar(&c.brokerBin, "testbroker", "bin/testbroker", "Test broker binary.")
 	fs.StringVar(&managerArgs, "manager-args", "", "Extra manager flags, space-separated (e.g. \"--kube-api-qps=200 --max-concurrent-reconciles=8\").")
@@ -116,11 +123,17 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.outDir, "out", ".bench", "Directory for results.json, logs and profiles.")
 	fs.StringVar(&c.docs, "docs", "docs/benchmarks.md", "Markdown file written from the results; empty to skip.")
 	fs.DurationVar(&c.phaseTimeout, "phase-timeout", 0, "Longest wait for one phase; 0 is 5m plus 100ms per object.")
+	fs.StringVar(&from, "from", "", "Instead of running, render the tables and --docs from these results.json files (comma-separated, "+
+		"same settings; a later file's scenario replaces an earlier one's).")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if from != "" {
+		c.from = strings.Split(from, ",")
+		return c, nil
 	}
 	var err error
 	if c.scenarios, err = parseScenarios(scenarios); err != nil {

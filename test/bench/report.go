@@ -257,7 +257,10 @@ func ratio(run *readyRun, f floor, ok bool) string {
 
 // breakdown renders counts by key, each divided by per, largest first.
 func breakdown(m map[string]float64, per float64) string {
-	if len(m) == 0 {
+	switch {
+	case m == nil:
+		return "—" // not measured (results of an older bench)
+	case len(m) == 0:
 		return "0"
 	}
 	keys := slices.Collect(maps.Keys(m))

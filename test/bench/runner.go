@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,19 +81,58 @@ func run(ctx context.Context, cfg *config, out, progress io.Writer) (*report, er
 	if err := ctx.Err(); err != nil {
 		return r.rep, fmt.Errorf("interrupted: %w (partial results in %s)", err, cfg.outDir)
 	}
-	if _, err := io.WriteString(out, renderTables(r.rep)); err != nil {
-		return r.rep, err
+	return r.rep, publish(r.rep, cfg.docs, out)
+}
+
+// publish prints the tables and writes the docs page when asked.
+func publish(rep *report, docs string, out io.Writer) error {
+	if _, err := io.WriteString(out, renderTables(rep)); err != nil {
+		return err
 	}
-	if cfg.docs != "" {
-		if err := os.MkdirAll(filepath.Dir(cfg.docs), 0o755); err != nil {
-			return r.rep, err
-		}
-		if err := os.WriteFile(cfg.docs, []byte(renderDoc(r.rep)), 0o644); err != nil {
-			return r.rep, err
-		}
-		r.logf("wrote %s", cfg.docs)
+	if docs == "" {
+		return nil
 	}
-	return r.rep, nil
+	if err := os.MkdirAll(filepath.Dir(docs), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(docs, []byte(renderDoc(rep)), 0o644)
+}
+
+// render publishes saved results: the scenarios of every file, a later
+// file's replacing an earlier one's, under the first file's machine.
+func render(cfg *config, out io.Writer) (*report, error) {
+	var merged *report
+	for _, path := range cfg.from {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		var rep report
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		for _, s := range rep.Scenarios {
+			if s.Objects == 0 { // written before mixed scenarios existed
+				s.Objects = s.N
+			}
+		}
+		if merged == nil {
+			merged = &rep
+			continue
+		}
+		if !reflect.DeepEqual(merged.Settings, rep.Settings) {
+			return nil, fmt.Errorf("%s was measured with other settings (%+v, not %+v); render it on its own", path, rep.Settings, merged.Settings)
+		}
+		for _, s := range rep.Scenarios {
+			i := slices.IndexFunc(merged.Scenarios, func(m *result) bool { return m.Kind == s.Kind && m.N == s.N && m.API == s.API })
+			if i >= 0 {
+				merged.Scenarios[i] = s
+			} else {
+				merged.Scenarios = append(merged.Scenarios, s)
+			}
+		}
+	}
+	return merged, publish(merged, cfg.docs, out)
 }
 
 // managerConcurrency is --max-concurrent-reconciles as the manager will
@@ -147,7 +188,7 @@ func (r *runner) scenario(ctx context.Context, sc scenarioSpec, res *result) {
 	if r.cfg.phases["cold"] {
 		fail("cold", r.cold(ctx, sc, res))
 	}
-	if !r.cfg.phases["running"] && !r.cfg.phases["floor"] {
+	if (!r.cfg.phases["running"] && !r.cfg.phases["floor"]) || ctx.Err() != nil {
 		return
 	}
 	// The floor shares the second control plane: it runs after the
@@ -163,7 +204,7 @@ func (r *runner) scenario(ctx context.Context, sc scenarioSpec, res *result) {
 		return
 	}
 	defer e.close()
-	if r.cfg.phases["running"] {
+	if r.cfg.phases["running"] && ctx.Err() == nil {
 		r.logf("%s: create while running", sc.key())
 		fail("running", r.running(ctx, e, res))
 	}
@@ -320,19 +361,19 @@ func (r *runner) cold(ctx context.Context, sc scenarioSpec, res *result) error {
 		return err
 	}
 	r.logf("%s: cold start: all %d Ready after %s (half after %s)", sc.key(), sc.total(), round(run.Ready.D()), round(run.Half.D()))
-	if r.cfg.phases["restart"] {
+	if r.cfg.phases["restart"] && ctx.Err() == nil {
 		r.logf("%s: restart in sync", sc.key())
 		if err := r.restart(ctx, e, res); err != nil {
 			return fmt.Errorf("restart: %w", err)
 		}
 	}
-	if r.cfg.phases["steady"] {
+	if r.cfg.phases["steady"] && ctx.Err() == nil {
 		r.logf("%s: steady state for %d resync intervals", sc.key(), r.cfg.steadyIntervals)
 		if err := r.steady(ctx, e, res); err != nil {
 			return fmt.Errorf("steady: %w", err)
 		}
 	}
-	if r.cfg.phases["wipe"] {
+	if r.cfg.phases["wipe"] && ctx.Err() == nil {
 		r.logf("%s: broker wipe", sc.key())
 		if err := r.wipe(ctx, e, res); err != nil {
 			return fmt.Errorf("wipe: %w", err)
@@ -345,7 +386,7 @@ func (r *runner) cold(ctx context.Context, sc scenarioSpec, res *result) error {
 // readyRun waits for all N objects to be Ready and collects what the run
 // cost; bench lists the bench's own writes to leave out.
 func (r *runner) readyRun(ctx context.Context, e *env, tr *tracker, s0 snapshot, start time.Time, bench map[string]float64) (*readyRun, error) {
-	got, waitErr := tr.waitReady(ctx, e.sc.total(), r.timeout(e.sc.total()))
+	got, waitErr := tr.waitReady(ctx, e.sc.total(), r.timeout(e.sc.total()), e.alive)
 	end := time.Now()
 	s1, err := e.snap(ctx)
 	if err != nil {
@@ -508,6 +549,9 @@ func (r *runner) waitReverified(ctx context.Context, e *env, start time.Time) (t
 		if mm, err := e.mgr.Metrics(ctx); err == nil && reverified(mm, e.sc) {
 			return time.Since(start), nil
 		}
+		if err := e.alive(); err != nil {
+			return 0, err
+		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
@@ -541,6 +585,9 @@ func (r *runner) steady(ctx context.Context, e *env, res *result) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(window):
+	}
+	if err := e.alive(); err != nil {
+		return err
 	}
 	s1, err := e.snap(ctx)
 	if err != nil {
@@ -592,6 +639,9 @@ func (r *runner) wipe(ctx context.Context, e *env, res *result) error {
 		}
 		if time.Since(start) > limit {
 			break
+		}
+		if err := e.alive(); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():

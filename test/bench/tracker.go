@@ -98,14 +98,18 @@ func (t *tracker) readyCount() int {
 }
 
 // waitReady waits until n objects are Ready at once, polling the watch's
-// state; it returns how many were Ready when it gave up.
-func (t *tracker) waitReady(ctx context.Context, n int, timeout time.Duration) (int, error) {
+// state, and gives up early when alive reports an error (the manager
+// died); it returns how many were Ready when it stopped.
+func (t *tracker) waitReady(ctx context.Context, n int, timeout time.Duration, alive func() error) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		got := t.readyCount()
 		if got >= n {
 			return got, nil
+		}
+		if err := alive(); err != nil {
+			return got, fmt.Errorf("%d of %d Ready: %w", got, n, err)
 		}
 		select {
 		case <-ctx.Done():
