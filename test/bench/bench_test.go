@@ -313,7 +313,7 @@ func TestRender(t *testing.T) {
 			KubeUsage: usage{APIServerCPU: duration(9 * time.Second), EtcdCPU: duration(1500 * time.Millisecond), MachineBusy: 0.9}},
 			{Concurrency: 16, Kube: duration(2 * time.Second)}},
 		Cold: &readyRun{Ready: duration(61 * time.Second), ReadyCount: 1000, usage: usage{ManagerCPU: duration(12 * time.Second), APIServerCPU: duration(20 * time.Second), MachineBusy: 0.5},
-			KubeWrites: map[string]float64{"PATCH mqttusers/status": 2000, "POST secrets": 1000}, BrokerCalls: map[string]float64{"POST /auth_username": 1000},
+			KubeWrites: map[string]float64{"PATCH mqttusers/status": 2000, "POST secrets": 1000, "PATCH mqttbrokers/status": 3}, BrokerCalls: map[string]float64{"POST /auth_username": 1000},
 			managerView: managerView{Reconciles: 2000, ReconcileSeconds: 0.25, QueueSeconds: 30}},
 		Running: &readyRun{Ready: duration(70 * time.Second), Created: duration(5 * time.Second), ReadyCount: 1000},
 		Restart: &restartRun{Reverify: duration(4 * time.Second), KubeWrites: map[string]float64{"PATCH mqttbrokers/status": 1}},
@@ -349,7 +349,7 @@ func TestRender(t *testing.T) {
 		t.Errorf("steady table (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff([][]string{
-		{"1,000 users, v4", "2 `PATCH mqttusers/status`, 1 `POST secrets`", "1 `POST /auth_username`", "—", "2.00", "0.25 s", "30.0 s", "—"},
+		{"1,000 users, v4", "2 `PATCH mqttusers/status`, 1 `POST secrets`, 1 rarer", "1 `POST /auth_username`", "—", "2.00", "0.25 s", "30.0 s", "—"},
 		{"10 each of users, ACLs, bans, v5", "1 `POST events`", "—", "—", "0.00", "0 s", "0 s", "—"},
 	}, costTable(rep).rows); d != "" {
 		t.Errorf("cost table (-want +got):\n%s", d)

@@ -273,9 +273,19 @@ func breakdown(m map[string]float64, per float64) string {
 		}
 		return strings.Compare(a, b)
 	})
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s `%s`", count(m[k]/per), k)
+	var parts []string
+	rare := 0
+	for _, k := range keys {
+		// Per object, calls made a few times in the whole run round to
+		// nothing; they are counted, not listed.
+		if per > 1 && m[k]/per < 0.005 {
+			rare++
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s `%s`", count(m[k]/per), k))
+	}
+	if rare > 0 {
+		parts = append(parts, fmt.Sprintf("%d rarer", rare))
 	}
 	return strings.Join(parts, ", ")
 }
