@@ -157,6 +157,12 @@ verify: manifests generate docs fmt ## Fail when generated files, docs, formatti
 dev: build envtest ## Local control plane + CRDs + test broker + operator + samples.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) run ./hack/devenv --bin-dir $(LOCALBIN)
 
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: build envtest ## Measure the operator at scale (takes hours; see test/bench) and write docs/benchmarks.md. Short: BENCH_ARGS="--scenarios users:1000:v4".
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) run ./test/bench $(BENCH_ARGS)
+
 ##@ Build
 
 .PHONY: build
