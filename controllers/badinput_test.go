@@ -276,23 +276,13 @@ func proxiedEnv(t *testing.T, api broker.APIVersion) (*env, *faultproxy.Proxy) {
 }
 
 // stalledCase is an object admission accepts but the operator must refuse:
-// Stalled with the reason, and nothing written to the broker. A missing
-// Secret is waited for instead (Reconciling), since it may yet be created.
+// Stalled with the reason, and nothing written to the broker.
 type stalledCase struct {
 	name   string
 	setup  []client.Object
 	obj    statusObject
 	reason string
 	msg    string
-	waits  bool
-}
-
-// conditionType is the condition a case ends with.
-func (c stalledCase) conditionType() string {
-	if c.waits {
-		return mqttv1.ConditionReconciling
-	}
-	return mqttv1.ConditionStalled
 }
 
 // TestBadInputStalledWithoutBrokerWrites: what admission cannot judge (the
@@ -310,7 +300,7 @@ func TestBadInputStalledWithoutBrokerWrites(t *testing.T) {
 	}
 	other := newNamespace(t)
 	cases := []stalledCase{
-		{name: "password Secret missing", obj: refUser("no-secret", "absent"), reason: mqttv1.ReasonSecretNotFound, msg: "absent", waits: true},
+		{name: "password Secret missing", obj: refUser("no-secret", "absent"), reason: mqttv1.ReasonSecretNotFound, msg: "absent"},
 		{name: "password key missing", setup: []client.Object{secret("nokey", map[string][]byte{"pass": []byte("x")})},
 			obj: refUser("no-key", "nokey"), reason: mqttv1.ReasonSecretInvalid, msg: `"password"`},
 		{name: "password empty", setup: []client.Object{secret("empty", map[string][]byte{"password": {}})},
@@ -347,9 +337,9 @@ func TestBadInputStalledWithoutBrokerWrites(t *testing.T) {
 			if ns := tc.obj.GetNamespace(); ns != "" {
 				ce.ns = ns
 			}
-			c := ce.condition(tc.obj.DeepCopyObject().(statusObject), tc.obj.GetName(), tc.conditionType(), metav1.ConditionTrue, tc.reason)
+			c := ce.condition(tc.obj.DeepCopyObject().(statusObject), tc.obj.GetName(), mqttv1.ConditionStalled, metav1.ConditionTrue, tc.reason)
 			if !strings.Contains(c.Message, tc.msg) {
-				t.Errorf("%s message %q does not mention %q", tc.conditionType(), c.Message, tc.msg)
+				t.Errorf("Stalled message %q does not mention %q", c.Message, tc.msg)
 			}
 		})
 	}

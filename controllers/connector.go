@@ -130,19 +130,20 @@ func (k *connector) secretKey(ctx context.Context, ns, name, key string) ([]byte
 }
 
 // asStall turns a connection setting that cannot be read until something
-// changes into a stall with its reason. A missing Secret is waited for
-// instead: it cannot be watched before it exists (the cache holds only
-// labelled Secrets), and it is often simply not there yet (GitOps applies
-// objects in any order; external-secrets creates Secrets later).
+// changes into a stall with its reason. A missing Secret is looked for
+// again every WaitInterval even so: one that does not exist yet cannot be
+// watched (the cache holds only labelled Secrets), and it is often created
+// after the object (GitOps applies in any order; external-secrets later).
 func (k *connector) asStall(err error) error {
 	var ce *brokerconn.Error
 	if !errors.As(err, &ce) {
 		return err
 	}
+	se := &stallError{reason: ce.Reason, msg: ce.Message}
 	if ce.Reason == mqttv1.ReasonSecretNotFound {
-		return waiting(ce.Reason, k.o.WaitInterval, "%s", ce.Message)
+		se.requeue = k.o.WaitInterval
 	}
-	return stalled(ce.Reason, "%s", ce.Message)
+	return se
 }
 
 // configKey identifies a configuration without keeping the secret in the

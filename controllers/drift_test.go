@@ -25,6 +25,8 @@ func TestDriftRepaired(t *testing.T) {
 			e.waitReady(&mqttv1.MQTTBan{}, "ban")
 			cl := e.brokerClient()
 			within := 2*testResync + 15*time.Second
+			var before mqttv1.MQTTUser
+			e.g.Expect(e.get(&before, "dev")).To(gomega.Succeed())
 
 			if err := cl.DeleteUser(e.ctx, broker.ByUsername, "dev"); err != nil {
 				t.Fatal(err)
@@ -43,6 +45,12 @@ func TestDriftRepaired(t *testing.T) {
 			e.g.Eventually(func() bool { return e.canConnect("bad", "dev", "dev-password") }, within, 200*time.Millisecond).Should(gomega.BeFalse(),
 				"the ban was not put back")
 			e.expectEvent("dev", "Repaired")
+			// A repair puts back what the status says: it writes no status.
+			var after mqttv1.MQTTUser
+			e.g.Expect(e.get(&after, "dev")).To(gomega.Succeed())
+			if after.ResourceVersion != before.ResourceVersion {
+				t.Errorf("the user was written by its repairs: status %+v, was %+v", after.Status, before.Status)
+			}
 		})
 	}
 }

@@ -226,7 +226,7 @@ func (r *MQTTUserReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	return r.setup(mgr, func(b *builder.Builder) *builder.Builder {
-		return b.Owns(&corev1.Secret{}).Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret))
+		return b.Owns(&corev1.Secret{}, builder.WithPredicates(notCreated())).Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.usersOfSecret))
 	})
 }
 

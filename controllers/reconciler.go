@@ -144,7 +144,13 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 		return r.failed(obj, err)
 	}
 	r.snaps.put(b, c.entry, want)
-	obj.SetBrokerResult(successResult(op, r.Clock.Now()))
+	if !repair {
+		// A repair puts back what the status already says the broker
+		// holds; its Event and the drift metric record it. Leaving the
+		// status alone spares a write per object when a broker loses its
+		// data, which is when the API server has the most to do.
+		obj.SetBrokerResult(successResult(op, r.Clock.Now()))
+	}
 	r.recordChange(obj, c, op, repair, adopted, found)
 	if h, ok := r.kind.(afterApplyHook[T, S]); ok {
 		h.afterApply(ctx, cl, obj, want, have, found)
@@ -262,20 +268,22 @@ func (r *reconciler[T, S]) scanBroker(ctx context.Context, b *mqttv1.MQTTBroker,
 	if err != nil {
 		return 0, err
 	}
-	r.snaps.store(b, at, scopes, entries)
-	n := 0
+	var wake []T
 	for _, o := range objs {
-		if !settled(o) || r.kind.inSync(r.kind.specState(o), entries[r.kind.claim(o).entry]) {
-			continue
-		}
-		select {
-		case r.drift <- event.GenericEvent{Object: o}:
-			n++
-		case <-ctx.Done():
-			return n, ctx.Err()
+		if settled(o) && !r.kind.inSync(r.kind.specState(o), entries[r.kind.claim(o).entry]) {
+			wake = append(wake, o)
 		}
 	}
-	return n, nil
+	// From here the snapshot owns entries: reconcilers update it in place.
+	r.snaps.store(b, at, scopes, entries)
+	for i, o := range wake {
+		select {
+		case r.drift <- event.GenericEvent{Object: o}:
+		case <-ctx.Done():
+			return i, ctx.Err()
+		}
+	}
+	return len(wake), nil
 }
 
 // delete removes what a deleted object put on the broker, then lets it go.

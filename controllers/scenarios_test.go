@@ -190,10 +190,9 @@ func TestFlappingBroker(t *testing.T) {
 	}
 }
 
-// Deleting the Secret a user's password comes from leaves the user waiting
-// for it with the reason, and removes nothing from the broker (clients keep
-// working); creating the Secret again recovers, with its password, although
-// the new Secret carries no watch label: the wait looks again.
+// Deleting the Secret a user's password comes from stalls the user with
+// the reason, and removes nothing from the broker (clients keep working);
+// creating the Secret again recovers, with its password.
 func TestReferencedSecretDeletedAndRecreated(t *testing.T) {
 	e, p := proxiedEnv(t, broker.APIv5)
 	e.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pw"}, StringData: map[string]string{"password": "first"}})
@@ -205,9 +204,9 @@ func TestReferencedSecretDeletedAndRecreated(t *testing.T) {
 	before := p.Stats().Writes
 
 	e.deleteAndWait(&corev1.Secret{}, "pw")
-	c := e.condition(&mqttv1.MQTTUser{}, "app", mqttv1.ConditionReconciling, metav1.ConditionTrue, mqttv1.ReasonSecretNotFound)
+	c := e.condition(&mqttv1.MQTTUser{}, "app", mqttv1.ConditionStalled, metav1.ConditionTrue, mqttv1.ReasonSecretNotFound)
 	if !strings.Contains(c.Message, "pw") {
-		t.Errorf("Reconciling message %q does not name the Secret", c.Message)
+		t.Errorf("Stalled message %q does not name the Secret", c.Message)
 	}
 	time.Sleep(2 * testResync)
 	if w := p.Stats().Writes - before; w != 0 {

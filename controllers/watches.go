@@ -18,6 +18,15 @@ func deletionPredicate() predicate.Predicate {
 	}}
 }
 
+// notCreated passes every event but creations, for objects the operator
+// creates itself (generated Secrets): the reconcile that creates one goes
+// on with it, and at start every owner is queued by its own watch, so a
+// creation would only queue its owner a second time. Changes and deletions
+// by others still wake the owner, which puts the object back.
+func notCreated() predicate.Predicate {
+	return predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}
+}
+
 // claimChanged passes the events after which another claimant may take
 // over: a claimant's deletion starting or finishing.
 func claimChanged() predicate.Predicate {

@@ -42,7 +42,10 @@ type LocalObjectReference struct {
 }
 
 // BrokerResult records the broker's answer to the last call that changed or
-// failed to change the broker.
+// failed to change the broker. Putting back what drift removed or changed
+// is not recorded here (it is an Event, reason Repaired, and the
+// mqtt_operator_drift_corrections_total metric): the status already said
+// the broker held it.
 type BrokerResult struct {
 	// Code is the broker's raw result code: "0" or "115" on v4, an HTTP status
 	// or a string such as "BAD_REQUEST" on v5.

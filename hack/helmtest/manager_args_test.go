@@ -37,7 +37,7 @@ func TestManagerAcceptsRenderedArgs(t *testing.T) {
 	}{
 		{"defaults", nil, 0},
 		{"values file", fromFile, 0},
-		{"set", mustParse(t, "maxConcurrentReconciles=16,kubeAPIQPS=7,logLevel=3,metrics.enabled=false,leaderElect=false"), 0},
+		{"set", mustParse(t, "maxConcurrentReconciles=24,kubeAPIQPS=7,logLevel=3,metrics.enabled=false,leaderElect=false"), 0},
 		{"watched namespaces", mustParse(t, "watchNamespaces={team-a,team-b}"), 0},
 		{"plain HTTP metrics", mustParse(t, "metrics.secure=false,metrics.port=8080"), 0},
 		{"broker metrics off", mustParse(t, "brokerMetricsInterval=0s"), 0},

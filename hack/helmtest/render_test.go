@@ -144,8 +144,8 @@ func TestDeploymentMatchesKustomize(t *testing.T) {
 	}
 
 	wantArgs := append(slices.Clone(wc.Args),
-		"--resync-interval=5m", "--broker-metrics-interval=1m", "--max-concurrent-reconciles=4", "--broker-timeout=10s",
-		"--kube-api-qps=50", "--kube-api-burst=100", "--zap-log-level=info")
+		"--resync-interval=5m", "--broker-metrics-interval=1m", "--max-concurrent-reconciles=16", "--broker-timeout=10s",
+		"--kube-api-qps=500", "--kube-api-burst=1000", "--zap-log-level=info")
 	if d := cmp.Diff(wantArgs, gc.Args); d != "" {
 		t.Errorf("args (-want +got):\n%s", d)
 	}
