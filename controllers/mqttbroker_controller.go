@@ -69,7 +69,7 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		err = r.reconcileManaged(ctx, b)
 	} else {
 		b.Status.Mode = "External"
-		err = r.reconcileExternal(ctx, b)
+		r.reconcileExternal(b)
 	}
 	if err == nil {
 		err = r.check(ctx, b)
@@ -113,7 +113,7 @@ func (r *MQTTBrokerReconciler) suspend(ctx context.Context, b *mqttv1.MQTTBroker
 }
 
 // reconcileExternal fills in where an existing broker is reached.
-func (r *MQTTBrokerReconciler) reconcileExternal(_ context.Context, b *mqttv1.MQTTBroker) error {
+func (*MQTTBrokerReconciler) reconcileExternal(b *mqttv1.MQTTBroker) {
 	ext := b.Spec.External
 	b.Status.APIURL = ext.URL
 	b.Status.APIVersion = ext.APIVersion
@@ -127,7 +127,6 @@ func (r *MQTTBrokerReconciler) reconcileExternal(_ context.Context, b *mqttv1.MQ
 	if b.Status.MQTTPort == 0 {
 		b.Status.MQTTPort = 1883
 	}
-	return nil
 }
 
 // check calls the API: an authenticated health read, then the metrics.

@@ -57,26 +57,55 @@ func (r *MQTTBrokerReconciler) reconcileManaged(ctx context.Context, b *mqttv1.M
 	if err := r.checkReferencedSecrets(ctx, b); err != nil {
 		return err
 	}
-	creds, credsSecret, err := r.managedCredentials(ctx, b)
+	objs, err := r.managedObjects(ctx, b)
 	if err != nil {
 		return err
 	}
-	cookie, cookieSecret, err := r.managedCookie(ctx, b, credsSecret)
+	if err := r.applyManaged(ctx, b, objs); err != nil {
+		return err
+	}
+	pods, err := r.pods(ctx, b)
 	if err != nil {
 		return err
+	}
+	if err := r.restartForCookie(ctx, pods, objs.StatefulSet.Spec.Template.Annotations[resources.CookieHashAnnotation]); err != nil {
+		return err
+	}
+	if _, err := r.markJoined(ctx, b, pods); err != nil {
+		return err
+	}
+	return r.rolloutStatus(ctx, b)
+}
+
+// managedObjects builds what a managed broker consists of, with the
+// credentials and the cookie it keeps in its Secrets.
+func (r *MQTTBrokerReconciler) managedObjects(ctx context.Context, b *mqttv1.MQTTBroker) (*resources.Objects, error) {
+	creds, credsSecret, err := r.managedCredentials(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	cookie, cookieSecret, err := r.managedCookie(ctx, b, credsSecret)
+	if err != nil {
+		return nil, err
 	}
 	objs, err := resources.Build(resources.Input{Broker: b, Credentials: creds, Cookie: cookie})
 	if err != nil {
 		if resources.IsSpecError(err) {
-			return stalled(mqttv1.ReasonInvalidSpec, "%v", err)
+			return nil, stalled(mqttv1.ReasonInvalidSpec, "%v", err)
 		}
-		return fmt.Errorf("build managed objects: %w", err)
+		return nil, fmt.Errorf("build managed objects: %w", err)
 	}
 	// A Secret read from the cache may have been deleted since: applying
 	// it would bring the old content back by chance. Pinning the UID makes
 	// such an apply fail, and the next reconcile sees the Secret gone.
 	pinUID(objs.Secret, credsSecret)
 	pinUID(objs.CookieSecret, cookieSecret)
+	return objs, nil
+}
+
+// applyManaged applies objs, owned by b, and deletes the
+// PodDisruptionBudget the spec no longer asks for.
+func (r *MQTTBrokerReconciler) applyManaged(ctx context.Context, b *mqttv1.MQTTBroker, objs *resources.Objects) error {
 	for _, obj := range objs.All() {
 		if err := controllerutil.SetControllerReference(b, obj, r.Scheme()); err != nil {
 			return fmt.Errorf("own %s: %w", obj.GetName(), err)
@@ -95,17 +124,7 @@ func (r *MQTTBrokerReconciler) reconcileManaged(ctx context.Context, b *mqttv1.M
 			return err
 		}
 	}
-	pods, err := r.pods(ctx, b)
-	if err != nil {
-		return err
-	}
-	if err := r.restartForCookie(ctx, b, pods, objs.StatefulSet.Spec.Template.Annotations[resources.CookieHashAnnotation]); err != nil {
-		return err
-	}
-	if _, err := r.markJoined(ctx, b, pods); err != nil {
-		return err
-	}
-	return r.rolloutStatus(ctx, b)
+	return nil
 }
 
 // publishHosts writes where the broker is reached into the status: fully
@@ -298,7 +317,7 @@ func (r *MQTTBrokerReconciler) pods(ctx context.Context, b *mqttv1.MQTTBroker) (
 // cookie, so rolling them one by one would leave each restarted node
 // outside the cluster and the rollout stuck. Pods without the annotation
 // predate it and are left to the StatefulSet.
-func (r *MQTTBrokerReconciler) restartForCookie(ctx context.Context, b *mqttv1.MQTTBroker, pods []corev1.Pod, want string) error {
+func (r *MQTTBrokerReconciler) restartForCookie(ctx context.Context, pods []corev1.Pod, want string) error {
 	var errs []error
 	for i := range pods {
 		p := &pods[i]

@@ -286,8 +286,42 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 		}
 		return cmds[i], true
 	}
-	switch name {
-	case "":
+	if name == "" || name == "help" {
+		return builtin(name, rest, find, stdout, stderr)
+	}
+	cmd, ok := find(name)
+	if !ok {
+		return usagef("unknown command %q: want one of %s", name, commandNames())
+	}
+	var f flags
+	fs := cmd.flagSet(&f)
+	pos, err := parseInterleaved(fs, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		_, err := io.WriteString(stdout, cmd.usage)
+		return err
+	}
+	if err != nil {
+		return usagef("%s: %v", cmd.name, err)
+	}
+	if err := cmd.check(&f, pos); err != nil {
+		return err
+	}
+	ctx := c.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	env := execEnv{ctx: ctx, flags: f, args: pos, stdin: c.stdin, stdout: stdout, stderr: stderr}
+	if cmd.cluster {
+		if err := c.connect(&env); err != nil {
+			return err
+		}
+	}
+	return cmd.exec(c, env)
+}
+
+// builtin runs what needs no command: usage with no command, and help.
+func builtin(name string, rest []string, find func(string) (command, bool), stdout, stderr io.Writer) error {
+	if name == "" {
 		if slices.ContainsFunc(rest, isHelpFlag) {
 			_, err := io.WriteString(stdout, topUsage)
 			return err
@@ -296,24 +330,21 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 			_, _ = io.WriteString(stderr, topUsage+"\n")
 		}
 		return usagef("no command given: want one of %s", commandNames())
-	case "help":
-		if len(rest) == 0 {
-			_, err := io.WriteString(stdout, topUsage)
-			return err
-		}
-		cmd, ok := find(rest[0])
-		if !ok || len(rest) > 1 {
-			return usagef("help takes one command name: one of %s", commandNames())
-		}
-		_, err := io.WriteString(stdout, cmd.usage)
+	}
+	if len(rest) == 0 {
+		_, err := io.WriteString(stdout, topUsage)
 		return err
 	}
-	cmd, ok := find(name)
-	if !ok {
-		return usagef("unknown command %q: want one of %s", name, commandNames())
+	cmd, ok := find(rest[0])
+	if !ok || len(rest) > 1 {
+		return usagef("help takes one command name: one of %s", commandNames())
 	}
+	_, err := io.WriteString(stdout, cmd.usage)
+	return err
+}
 
-	var f flags
+// flagSet declares the flags cmd takes, into f.
+func (cmd command) flagSet(f *flags) *flag.FlagSet {
 	fs := flag.NewFlagSet("kubectl mqtt "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -336,16 +367,13 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 		fs.DurationVar(&f.broker.timeout, "timeout", plugin.DefaultBrokerTimeout, "")
 	}
 	if cmd.define != nil {
-		cmd.define(fs, &f)
+		cmd.define(fs, f)
 	}
-	pos, err := parseInterleaved(fs, rest)
-	if errors.Is(err, flag.ErrHelp) {
-		_, err := io.WriteString(stdout, cmd.usage)
-		return err
-	}
-	if err != nil {
-		return usagef("%s: %v", cmd.name, err)
-	}
+	return fs
+}
+
+// check refuses parsed arguments and flags cmd cannot run with.
+func (cmd command) check(f *flags, pos []string) error {
 	if err := cmd.checkArgs(pos); err != nil {
 		return err
 	}
@@ -355,7 +383,7 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if cmd.checkFlags != nil {
-		if err := cmd.checkFlags(&f, pos); err != nil {
+		if err := cmd.checkFlags(f, pos); err != nil {
 			return err
 		}
 	}
@@ -370,27 +398,25 @@ func (c cli) dispatch(args []string, stdout, stderr io.Writer) error {
 			return &usageError{msg: err.Error()}
 		}
 	}
+	return nil
+}
 
-	ctx := c.ctx
-	if ctx == nil {
-		ctx = context.Background()
+// connect gives env a client of the cluster and the namespace to work in:
+// --namespace, else the kubeconfig's, else default.
+func (c cli) connect(env *execEnv) error {
+	kc, err := c.newClient(env.flags.kube)
+	if err != nil {
+		return err
 	}
-	env := execEnv{ctx: ctx, flags: f, args: pos, stdin: c.stdin, stdout: stdout, stderr: stderr}
-	if cmd.cluster {
-		kc, err := c.newClient(f.kube)
-		if err != nil {
-			return err
-		}
-		env.client, env.tunnel = kc.client, kc.tunnel
-		env.namespace = f.namespace
-		if env.namespace == "" {
-			env.namespace = kc.namespace
-		}
-		if env.namespace == "" {
-			env.namespace = "default"
-		}
+	env.client, env.tunnel = kc.client, kc.tunnel
+	env.namespace = env.flags.namespace
+	if env.namespace == "" {
+		env.namespace = kc.namespace
 	}
-	return cmd.exec(c, env)
+	if env.namespace == "" {
+		env.namespace = "default"
+	}
+	return nil
 }
 
 // valueFlags are the flags that take a value, for finding the command name

@@ -36,31 +36,8 @@ func foreignFields(dir string) (map[string]map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse API package: %w", err)
 		}
-		for _, imp := range f.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			alias := path.Base(p)
-			if imp.Name != nil {
-				alias = imp.Name.Name
-			}
-			imports[alias] = p
-		}
-		for _, decl := range f.Decls {
-			gd, ok := decl.(*ast.GenDecl)
-			if !ok || gd.Tok != token.TYPE {
-				continue
-			}
-			for _, spec := range gd.Specs {
-				ts := spec.(*ast.TypeSpec)
-				st, ok := ts.Type.(*ast.StructType)
-				if !ok {
-					continue
-				}
-				structs[ts.Name.Name] = st
-				if gd.Doc != nil && strings.Contains(gd.Doc.Text(), "+kubebuilder:object:root=true") && hasField(st, "Spec") {
-					roots = append(roots, ts.Name.Name)
-				}
-			}
-		}
+		addImports(imports, f)
+		roots = append(roots, addStructs(structs, f)...)
 	}
 	out := map[string]map[string]string{}
 	for _, kind := range roots {
@@ -69,6 +46,42 @@ func foreignFields(dir string) (map[string]map[string]string, error) {
 		out[kind] = w.found
 	}
 	return out, nil
+}
+
+// addImports records f's imports by the name they are used under.
+func addImports(imports map[string]string, f *ast.File) {
+	for _, imp := range f.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		alias := path.Base(p)
+		if imp.Name != nil {
+			alias = imp.Name.Name
+		}
+		imports[alias] = p
+	}
+}
+
+// addStructs records f's struct types by name, and returns the root kinds
+// among them (kubebuilder root objects with a spec).
+func addStructs(structs map[string]*ast.StructType, f *ast.File) []string {
+	var roots []string
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.TYPE {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			ts := spec.(*ast.TypeSpec)
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				continue
+			}
+			structs[ts.Name.Name] = st
+			if gd.Doc != nil && strings.Contains(gd.Doc.Text(), "+kubebuilder:object:root=true") && hasField(st, "Spec") {
+				roots = append(roots, ts.Name.Name)
+			}
+		}
+	}
+	return roots
 }
 
 type walker struct {

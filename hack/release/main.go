@@ -117,22 +117,19 @@ func run(args []string, log io.Writer) error {
 	if err := b.complete(date); err != nil {
 		return err
 	}
-	switch args[0] {
-	case "image":
+	if args[0] == "image" {
 		if *out == "" {
 			return errors.New("image: --out is required")
 		}
 		return writeImageFile(b, *out)
-	case "release":
-		if *dist == "" {
-			return errors.New("release: --dist is required")
-		}
-		if err := checkReleaseVersion(b.Version); err != nil {
-			return fmt.Errorf("release: %w", err)
-		}
-		return release(b, *repoRoot, *dist, log)
 	}
-	return nil
+	if *dist == "" {
+		return errors.New("release: --dist is required")
+	}
+	if err := checkReleaseVersion(b.Version); err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	return release(b, *repoRoot, *dist, log)
 }
 
 // checkReleaseVersion fails unless v is a release version (semverTag).

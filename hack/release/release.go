@@ -73,39 +73,14 @@ func release(b build, repoRoot, dist string, log io.Writer) error {
 	var g errgroup.Group
 	g.Go(func() error { return writeImageFile(b, out(imageFile)) })
 	g.Go(func() error { return writePlugin(b, repoRoot, stage) })
-	g.Go(func() error {
-		install, err := kustomizeBuild(filepath.Join(repoRoot, "config", "default"))
-		if err != nil {
-			return fmt.Errorf("install.yaml: %w", err)
-		}
-		if err := pinImage(install, b.imageRef()); err != nil {
-			return fmt.Errorf("install.yaml: %w", err)
-		}
-		if err := writeResMap(out(installFile), install, b, "kubectl apply --server-side -f "+installFile); err != nil {
-			return err
-		}
-		crds, err := kustomizeBuild(filepath.Join(repoRoot, "config", "crd"))
-		if err != nil {
-			return fmt.Errorf("CRDs: %w", err)
-		}
-		if err := writeResMap(out(crdsFile), crds, b, "kubectl apply --server-side -f "+crdsFile); err != nil {
-			return err
-		}
-		return writeChart(b, filepath.Join(repoRoot, "charts", chartName), stage)
-	})
+	g.Go(func() error { return writeManifests(b, repoRoot, stage) })
 	if err := g.Wait(); err != nil {
 		return err
 	}
 	if err := writeChecksums(stage); err != nil {
 		return err
 	}
-	if err := os.Chmod(stage, 0o755); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(dist); err != nil {
-		return err
-	}
-	if err := os.Rename(stage, dist); err != nil {
+	if err := replaceDir(stage, dist); err != nil {
 		return err
 	}
 	names, err := os.ReadDir(dist)
@@ -123,6 +98,41 @@ func release(b build, repoRoot, dist string, log io.Writer) error {
 			"so that config/default at the tag runs the released image too\n", v, err, b.Version)
 	}
 	return nil
+}
+
+// writeManifests writes install.yaml with the image pinned, the CRDs, and
+// the chart, into stage.
+func writeManifests(b build, repoRoot, stage string) error {
+	out := func(name string) string { return filepath.Join(stage, name) }
+	install, err := kustomizeBuild(filepath.Join(repoRoot, "config", "default"))
+	if err != nil {
+		return fmt.Errorf("install.yaml: %w", err)
+	}
+	if err := pinImage(install, b.imageRef()); err != nil {
+		return fmt.Errorf("install.yaml: %w", err)
+	}
+	if err := writeResMap(out(installFile), install, b, "kubectl apply --server-side -f "+installFile); err != nil {
+		return err
+	}
+	crds, err := kustomizeBuild(filepath.Join(repoRoot, "config", "crd"))
+	if err != nil {
+		return fmt.Errorf("CRDs: %w", err)
+	}
+	if err := writeResMap(out(crdsFile), crds, b, "kubectl apply --server-side -f "+crdsFile); err != nil {
+		return err
+	}
+	return writeChart(b, filepath.Join(repoRoot, "charts", chartName), stage)
+}
+
+// replaceDir makes stage, complete, the new dist.
+func replaceDir(stage, dist string) error {
+	if err := os.Chmod(stage, 0o755); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dist); err != nil {
+		return err
+	}
+	return os.Rename(stage, dist)
 }
 
 // checkDist refuses a --dist that replacing would lose work with: the

@@ -54,6 +54,7 @@ type UserSpec struct {
 // Action is what an ACL rule governs.
 type Action string
 
+// The actions a rule can govern; ActionAll is both.
 const (
 	ActionPublish   Action = "publish"
 	ActionSubscribe Action = "subscribe"
@@ -63,6 +64,7 @@ const (
 // Permission is an ACL rule's verdict.
 type Permission string
 
+// The two verdicts.
 const (
 	Allow Permission = "allow"
 	Deny  Permission = "deny"
@@ -85,6 +87,7 @@ type Subject struct {
 // BanKind is what a ban matches on.
 type BanKind string
 
+// What a ban can match: a client id, a username, or a peer address.
 const (
 	BanClientID BanKind = "clientid"
 	BanUsername BanKind = "username"

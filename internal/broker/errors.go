@@ -10,21 +10,22 @@ import (
 type Class string
 
 const (
-	// ClassNotFound: the addressed object does not exist.
+	// ClassNotFound means the addressed object does not exist.
 	ClassNotFound Class = "NotFound"
-	// ClassAlreadyExists: a create met an existing object.
+	// ClassAlreadyExists means a create met an existing object.
 	ClassAlreadyExists Class = "AlreadyExists"
-	// ClassRejected: the broker refused the request's content; retrying the
+	// ClassRejected means the broker refused the request's content; retrying the
 	// same request cannot help (terminal).
 	ClassRejected Class = "Rejected"
-	// ClassUnauthorized: the API credentials were refused.
+	// ClassUnauthorized means the API credentials were refused.
 	ClassUnauthorized Class = "Unauthorized"
-	// ClassTransient: unreachable, timed out, 5xx, RPC error; retry with backoff.
+	// ClassTransient means the broker was unreachable, the call timed out, or it
+	// answered 5xx or an RPC error: retry with backoff.
 	ClassTransient Class = "Transient"
-	// ClassMisconfigured: the broker lacks what the call needs (plugin not
+	// ClassMisconfigured means the broker lacks what the call needs (plugin not
 	// loaded, no built-in authenticator or authorization source).
 	ClassMisconfigured Class = "Misconfigured"
-	// ClassUnsupported: the API version cannot express the request.
+	// ClassUnsupported means the API version cannot express the request.
 	ClassUnsupported Class = "Unsupported"
 )
 

@@ -173,38 +173,19 @@ func BrokerAPIVersion(b *mqttv1.MQTTBroker) broker.APIVersion {
 // the objects). connect is called only for Live. The answer no returns
 // ErrDenied after printing.
 func CanI(ctx context.Context, c client.Reader, connect func() (*BrokerConn, error), w io.Writer, o CanIOptions) error {
-	if o.Action != broker.ActionPublish && o.Action != broker.ActionSubscribe {
-		return fmt.Errorf("unknown action %q: want publish or subscribe", o.Action)
-	}
-	if o.Topic == "" {
-		return errors.New("topic must not be empty")
-	}
-	if !o.HasUsername && o.ClientID == "" {
-		return errors.New("name a username, a client id (--client), or both")
+	if err := o.validate(); err != nil {
+		return err
 	}
 	b, err := GetBroker(ctx, c, o.Namespace, o.Broker)
 	if err != nil {
 		return err
 	}
+	ans := CanIAnswer{From: "objects", Notes: o.notes(b)}
 	noMatch := broker.Deny
-	ans := CanIAnswer{From: "objects"}
-	switch o.NoMatch {
-	case "":
-		if b.Spec.Managed == nil {
-			ans.Notes = append(ans.Notes, "the broker's no-match setting is not known to the plugin; assumed deny (set --no-match)")
-		}
-	case string(broker.Allow), string(broker.Deny):
+	if o.NoMatch != "" {
 		noMatch = broker.Permission(o.NoMatch)
-	default:
-		return fmt.Errorf("unknown --no-match %q: want allow or deny", o.NoMatch)
 	}
 	ans.NoMatch = string(noMatch)
-	if o.ClientID == "" {
-		ans.Notes = append(ans.Notes, "no client id given: rules for client ids are not considered")
-	}
-	if !o.HasUsername {
-		ans.Notes = append(ans.Notes, "no username given: the client is taken to connect without one")
-	}
 	acls, notes, err := BrokerACLs(ctx, c, b.Namespace, b.Name)
 	if err != nil {
 		return err
@@ -215,12 +196,7 @@ func CanI(ctx context.Context, c client.Reader, connect func() (*BrokerConn, err
 	objRules := objectRules(acls, keysFor(o))
 	d := authz.Evaluate(v, objRules, req, noMatch)
 	if o.Live {
-		conn, err := connect()
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		live, err := liveRules(ctx, conn.Client, o)
+		live, err := fetchLiveRules(ctx, connect, o)
 		if err != nil {
 			return err
 		}
@@ -238,16 +214,57 @@ func CanI(ctx context.Context, c client.Reader, connect func() (*BrokerConn, err
 		ans.Source, ans.RuleIndex, ans.Rule = d.Source, &idx, &r
 	}
 	if o.Output != OutputTable {
-		if err := writeDoc(w, o.Output, ans); err != nil {
-			return err
-		}
-	} else if err := writeCanI(w, ans); err != nil {
+		err = writeDoc(w, o.Output, ans)
+	} else {
+		err = writeCanI(w, ans)
+	}
+	if err != nil {
 		return err
 	}
 	if !ans.Allowed {
 		return ErrDenied
 	}
 	return nil
+}
+
+// validate refuses a question that cannot be answered.
+func (o CanIOptions) validate() error {
+	switch {
+	case o.Action != broker.ActionPublish && o.Action != broker.ActionSubscribe:
+		return fmt.Errorf("unknown action %q: want publish or subscribe", o.Action)
+	case o.Topic == "":
+		return errors.New("topic must not be empty")
+	case !o.HasUsername && o.ClientID == "":
+		return errors.New("name a username, a client id (--client), or both")
+	case o.NoMatch != "" && o.NoMatch != string(broker.Allow) && o.NoMatch != string(broker.Deny):
+		return fmt.Errorf("unknown --no-match %q: want allow or deny", o.NoMatch)
+	}
+	return nil
+}
+
+// notes are what the answer assumes for lack of information.
+func (o CanIOptions) notes(b *mqttv1.MQTTBroker) []string {
+	var notes []string
+	if o.NoMatch == "" && b.Spec.Managed == nil {
+		notes = append(notes, "the broker's no-match setting is not known to the plugin; assumed deny (set --no-match)")
+	}
+	if o.ClientID == "" {
+		notes = append(notes, "no client id given: rules for client ids are not considered")
+	}
+	if !o.HasUsername {
+		notes = append(notes, "no username given: the client is taken to connect without one")
+	}
+	return notes
+}
+
+// fetchLiveRules reads the broker's rules for the subjects of o.
+func fetchLiveRules(ctx context.Context, connect func() (*BrokerConn, error), o CanIOptions) (authz.Rules, error) {
+	conn, err := connect()
+	if err != nil {
+		return authz.Rules{}, err
+	}
+	defer conn.Close()
+	return liveRules(ctx, conn.Client, o)
 }
 
 func yesNo(b bool) string {

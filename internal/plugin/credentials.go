@@ -93,22 +93,29 @@ func ReadCredentials(ctx context.Context, c client.Reader, namespace, name strin
 		cr.Username = u.EffectiveUsername()
 	}
 	if cr.Host == "" || cr.Port == "" {
-		brokerNS := u.Spec.BrokerRef.Namespace
-		if brokerNS == "" {
-			brokerNS = namespace
-		}
-		var b mqttv1.MQTTBroker
-		// Best effort: the broker may be unreadable with the caller's rights.
-		if err := c.Get(ctx, client.ObjectKey{Namespace: brokerNS, Name: u.Spec.BrokerRef.Name}, &b); err == nil {
-			if cr.Host == "" {
-				cr.Host = b.Status.MQTTHost
-			}
-			if cr.Port == "" && b.Status.MQTTPort != 0 {
-				cr.Port = strconv.Itoa(int(b.Status.MQTTPort))
-			}
-		}
+		addressFromBroker(ctx, c, &u, &cr)
 	}
 	return cr, nil
+}
+
+// addressFromBroker fills in the host and port cr lacks from the status of
+// u's broker. It is best effort: the broker may be unreadable with the
+// caller's rights.
+func addressFromBroker(ctx context.Context, c client.Reader, u *mqttv1.MQTTUser, cr *Credentials) {
+	brokerNS := u.Spec.BrokerRef.Namespace
+	if brokerNS == "" {
+		brokerNS = u.Namespace
+	}
+	var b mqttv1.MQTTBroker
+	if err := c.Get(ctx, client.ObjectKey{Namespace: brokerNS, Name: u.Spec.BrokerRef.Name}, &b); err != nil {
+		return
+	}
+	if cr.Host == "" {
+		cr.Host = b.Status.MQTTHost
+	}
+	if cr.Port == "" && b.Status.MQTTPort != 0 {
+		cr.Port = strconv.Itoa(int(b.Status.MQTTPort))
+	}
 }
 
 // WriteCredentials prints an MQTTUser's connection details, password

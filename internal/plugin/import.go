@@ -88,43 +88,9 @@ func ImportObjects(b *mqttv1.MQTTBroker, c BrokerContent, now time.Time) ImportR
 		res.Objects = append(res.Objects, o)
 	}
 
-	names = newNamer()
-	for _, k := range []broker.IdentityKind{broker.ByUsername, broker.ByClientID, broker.ByAll} {
-		subjects := c.Rules[k]
-		keys := make([]string, 0, len(subjects))
-		for s := range subjects {
-			keys = append(keys, s)
-		}
-		slices.Sort(keys)
-		for _, s := range keys {
-			subject, base := mqttv1.ACLSubject{All: true}, "all-clients"
-			switch k {
-			case broker.ByUsername:
-				subject, base = mqttv1.ACLSubject{Username: s}, s
-			case broker.ByClientID:
-				subject, base = mqttv1.ACLSubject{ClientID: s}, s
-			}
-			var rules []mqttv1.ACLRule
-			for i, r := range subjects[s] {
-				if err := checkTopicFilter(r.Topic); err != nil {
-					res.Warnings = append(res.Warnings, fmt.Sprintf("%s rule %d (%s %s %q) left out: %v; it matches nothing on the broker, and applying the MQTTACL removes it",
-						subject.SubjectKey(), i, r.Permission, r.Action, r.Topic, err))
-					continue
-				}
-				rules = append(rules, mqttv1.ACLRule{Topic: r.Topic, Action: mqttv1.ACLAction(r.Action), Permission: mqttv1.ACLPermission(r.Permission)})
-			}
-			if len(rules) > maxACLRules {
-				res.Warnings = append(res.Warnings, fmt.Sprintf("%s has %d rules, more than an MQTTACL holds (%d); it was left out", subject.SubjectKey(), len(rules), maxACLRules))
-				continue
-			}
-			if rules == nil {
-				rules = []mqttv1.ACLRule{}
-			}
-			o := &mqttv1.MQTTACL{TypeMeta: typeMeta("MQTTACL"), ObjectMeta: meta(names.name(string(k), base)),
-				Spec: mqttv1.MQTTACLSpec{BrokerRef: ref, Subject: subject, Rules: rules}}
-			res.Objects = append(res.Objects, o)
-		}
-	}
+	acls, warnings := importACLs(c.Rules, ref, meta)
+	res.Objects = append(res.Objects, acls...)
+	res.Warnings = append(res.Warnings, warnings...)
 
 	bans := slices.Clone(c.Bans)
 	slices.SortFunc(bans, func(x, y broker.Ban) int { return cmp.Or(cmp.Compare(x.As, y.As), cmp.Compare(x.Who, y.Who)) })
@@ -275,4 +241,54 @@ func Import(ctx context.Context, conn *BrokerConn, w, warn io.Writer, output str
 		}
 	}
 	return WriteManifests(w, output, res.Objects)
+}
+
+// importACLs makes one MQTTACL per subject of rules, in a stable order.
+func importACLs(rules map[broker.IdentityKind]map[string][]broker.Rule, ref mqttv1.BrokerReference,
+	meta func(string) metav1.ObjectMeta) ([]client.Object, []string) {
+	var objs []client.Object
+	var warnings []string
+	names := newNamer()
+	for _, k := range []broker.IdentityKind{broker.ByUsername, broker.ByClientID, broker.ByAll} {
+		subjects := rules[k]
+		keys := make([]string, 0, len(subjects))
+		for s := range subjects {
+			keys = append(keys, s)
+		}
+		slices.Sort(keys)
+		for _, s := range keys {
+			subject, base := mqttv1.ACLSubject{All: true}, "all-clients"
+			switch k {
+			case broker.ByUsername:
+				subject, base = mqttv1.ACLSubject{Username: s}, s
+			case broker.ByClientID:
+				subject, base = mqttv1.ACLSubject{ClientID: s}, s
+			}
+			specRules, w := importRules(subject, subjects[s])
+			warnings = append(warnings, w...)
+			if len(specRules) > maxACLRules {
+				warnings = append(warnings, fmt.Sprintf("%s has %d rules, more than an MQTTACL holds (%d); it was left out", subject.SubjectKey(), len(specRules), maxACLRules))
+				continue
+			}
+			objs = append(objs, &mqttv1.MQTTACL{TypeMeta: typeMeta("MQTTACL"), ObjectMeta: meta(names.name(string(k), base)),
+				Spec: mqttv1.MQTTACLSpec{BrokerRef: ref, Subject: subject, Rules: specRules}})
+		}
+	}
+	return objs, warnings
+}
+
+// importRules converts a subject's rules, in order, leaving out (with a
+// warning) those whose topic filter an MQTTACL refuses.
+func importRules(subject mqttv1.ACLSubject, rules []broker.Rule) ([]mqttv1.ACLRule, []string) {
+	out := []mqttv1.ACLRule{}
+	var warnings []string
+	for i, r := range rules {
+		if err := checkTopicFilter(r.Topic); err != nil {
+			warnings = append(warnings, fmt.Sprintf("%s rule %d (%s %s %q) left out: %v; it matches nothing on the broker, and applying the MQTTACL removes it",
+				subject.SubjectKey(), i, r.Permission, r.Action, r.Topic, err))
+			continue
+		}
+		out = append(out, mqttv1.ACLRule{Topic: r.Topic, Action: mqttv1.ACLAction(r.Action), Permission: mqttv1.ACLPermission(r.Permission)})
+	}
+	return out, warnings
 }

@@ -22,25 +22,25 @@ func init() {
 // v4AddUser validates and creates one user. The error text is the reason EMQX
 // 4 gives, printed bare ("existed") for a single create or inside a tuple
 // ("{error,existed}") in a batch reply.
-func (b *Broker) v4AddUser(kind string, obj map[string]any) (string, error) {
+func (b *Broker) v4AddUser(kind string, obj map[string]any) error {
 	name, ok := str(obj[kind])
 	if !ok || name == "" {
-		return name, errors.New("login")
+		return errors.New("login")
 	}
 	pw, ok := str(obj["password"])
 	if !ok || pw == "" {
-		return name, errors.New("password")
+		return errors.New("password")
 	}
 	if err := b.store.addUser(kind, name, pw, false); err != nil {
-		return name, errors.New("existed")
+		return errors.New("existed")
 	}
-	return name, nil
+	return nil
 }
 
 func v4UserCreate(kind string) func(*Broker, *v4call) response {
 	return func(b *Broker, c *v4call) response {
 		if !c.list {
-			if _, err := b.v4AddUser(kind, c.params); err != nil {
+			if err := b.v4AddUser(kind, c.params); err != nil {
 				return v4Uncoded(err.Error())
 			}
 			return v4OK()
@@ -58,7 +58,7 @@ func v4UserCreate(kind string) func(*Broker, *v4call) response {
 			if v, present := obj[kind]; present {
 				key = fmt.Sprint(jsonish(v))
 			}
-			_, err := b.v4AddUser(kind, obj)
+			err := b.v4AddUser(kind, obj)
 			outcome := "ok"
 			if err != nil {
 				outcome = "{error," + err.Error() + "}"

@@ -141,27 +141,11 @@ func (c *Client) ListRules(ctx context.Context, kind broker.IdentityKind) (map[s
 		return nil, err
 	}
 	segs = segs[:2]
-	byLogin := map[string][]wireRule{}
-	lastPage := map[string]int{}
-	split := map[string]bool{}
 	pages, err := listPages(ctx, c, op, emqxapi.Path(segs...), nil, decodeList[wireRule])
 	if err != nil {
 		return nil, err
 	}
-	for i, items := range pages {
-		page := i + 1
-		for _, w := range items {
-			login := w.Username
-			if kind == broker.ByClientID {
-				login = w.ClientID
-			}
-			if p, seen := lastPage[login]; seen && p != page {
-				split[login] = true
-			}
-			lastPage[login] = page
-			byLogin[login] = append(byLogin[login], w)
-		}
-	}
+	byLogin, split := groupByLogin(kind, pages)
 	out := make(map[string][]broker.Rule, len(byLogin))
 	for login, ws := range byLogin {
 		sortStored(ws)
@@ -176,6 +160,28 @@ func (c *Client) ListRules(ctx context.Context, kind broker.IdentityKind) (map[s
 		out[login] = broker.CanonicalRules(rulesOf(ws))
 	}
 	return out, nil
+}
+
+// groupByLogin collects listed rules by login, and tells which logins have
+// rules on more than one page.
+func groupByLogin(kind broker.IdentityKind, pages [][]wireRule) (byLogin map[string][]wireRule, split map[string]bool) {
+	byLogin, split = map[string][]wireRule{}, map[string]bool{}
+	lastPage := map[string]int{}
+	for i, items := range pages {
+		page := i + 1
+		for _, w := range items {
+			login := w.Username
+			if kind == broker.ByClientID {
+				login = w.ClientID
+			}
+			if p, seen := lastPage[login]; seen && p != page {
+				split[login] = true
+			}
+			lastPage[login] = page
+			byLogin[login] = append(byLogin[login], w)
+		}
+	}
+	return byLogin, split
 }
 
 // ReplaceRules makes the subject's stored rules evaluate like rules; see
