@@ -114,20 +114,8 @@ func TestHarness(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	bins, err := Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := StartControlPlane(ControlPlaneOptions{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cp.Stop() })
-	tb, err := StartTestBroker(ctx, TestBrokerOptions{Bin: bins.TestBroker, LogPath: filepath.Join(dir, "testbroker.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tb.Stop(10 * time.Second) })
+	env := StartEnv(ctx, t, dir)
+	bins, cp, tb, c := env.Bins, env.CP, env.Broker, env.Client
 	mgr, err := NewManager(ManagerOptions{Bin: bins.Manager, Kubeconfig: cp.KubeconfigPath, LogPath: filepath.Join(dir, "manager.log"),
 		PprofAddr: "auto", Args: []string{"--resync-interval=1m"}})
 	if err != nil {
@@ -142,10 +130,6 @@ func TestHarness(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = mgr.Stop(10 * time.Second) })
 
-	c, err := client.New(cp.Config, client.Options{Scheme: Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	creds, mb, err := tb.ExternalBroker("default", "emqx", "v5")
 	if err != nil {
 		t.Fatal(err)

@@ -46,24 +46,8 @@ func TestUnrelatedSecretsLeaveMemoryFlat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	bins, err := harness.Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := harness.StartControlPlane(harness.ControlPlaneOptions{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cp.Stop() })
-	tb, err := harness.StartTestBroker(ctx, harness.TestBrokerOptions{Bin: bins.TestBroker, LogPath: filepath.Join(dir, "testbroker.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tb.Stop(10 * time.Second) })
-	c, err := client.New(cp.Config, client.Options{Scheme: harness.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := harness.StartEnv(ctx, t, dir)
+	c, cp, tb := env.Client, env.CP, env.Broker
 	creds, mb, err := tb.ExternalBroker("default", "emqx", "v4")
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +62,7 @@ func TestUnrelatedSecretsLeaveMemoryFlat(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mgr, err := harness.NewManager(harness.ManagerOptions{Bin: bins.Manager, Kubeconfig: cp.KubeconfigPath,
+	mgr, err := harness.NewManager(harness.ManagerOptions{Bin: env.Bins.Manager, Kubeconfig: cp.KubeconfigPath,
 		LogPath: filepath.Join(dir, "manager.log"), Args: []string{"--resync-interval=10m"}})
 	if err != nil {
 		t.Fatal(err)

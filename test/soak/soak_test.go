@@ -15,7 +15,6 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
@@ -113,26 +112,14 @@ func setup(t *testing.T, seed uint64, extra ...string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins, err := harness.Build(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := harness.StartControlPlane(harness.ControlPlaneOptions{StateDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cp.Stop() })
-	tb, err := harness.StartTestBroker(ctx, harness.TestBrokerOptions{Bin: bins.TestBroker, LogPath: filepath.Join(dir, "testbroker.log")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tb.Stop(5 * time.Second) })
+	env := harness.StartEnv(ctx, t, dir)
+	tb := env.Broker
 	proxy, err := faultproxy.New(tb.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
-	mgrOpts := harness.ManagerOptions{Bin: bins.Manager, Kubeconfig: cp.KubeconfigPath, LogPath: filepath.Join(dir, "manager.log"),
+	mgrOpts := harness.ManagerOptions{Bin: env.Bins.Manager, Kubeconfig: env.CP.KubeconfigPath, LogPath: filepath.Join(dir, "manager.log"),
 		Args: append([]string{"--resync-interval=" + resync.String(), "--broker-timeout=" + brokerTimeout.String(), "--max-retry-delay=" + maxRetryDelay.String(),
 			"--zap-log-level=debug"}, extra...)}
 	mgr, err := harness.NewManager(mgrOpts)
@@ -143,10 +130,7 @@ func setup(t *testing.T, seed uint64, extra ...string) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mgr.Stop(10 * time.Second) })
-	c, err := client.New(cp.Config, client.Options{Scheme: harness.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := env.Client
 	w := &world{t: t, ctx: ctx, mgrOpts: mgrOpts, rng: rand.New(rand.NewPCG(seed, seed^0x5eed)), seed: seed, c: c, ns: "soak", dir: dir,
 		mgr: mgr, tb: tb, proxy: proxy, users: map[string]*user{}, acls: map[string]*acl{}, bans: map[string]*ban{},
 		passwords: map[string]bool{}, retired: map[string][]string{}, gone: map[string]*user{}, counts: map[string]int{}}
