@@ -26,6 +26,7 @@ type options struct {
 	watchNamespaces         string
 	printVersion            bool
 	brokerMetricsInterval   time.Duration
+	eventRate               float64
 	// skipNameValidation lets tests run several managers in one process;
 	// controller names are registered process-wide.
 	skipNameValidation bool
@@ -52,12 +53,16 @@ func bindFlags(fs *flag.FlagSet) *options {
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 1000, "Burst of queries to the Kubernetes API.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch; empty watches every namespace. With it set, the operator needs RBAC only in those namespaces.")
 	fs.BoolVar(&o.printVersion, "version", false, "Print the version and exit.")
+	fs.Float64Var(&o.eventRate, "event-rate", 20, "Events of each type (Normal, Warning) the manager sends per second on average, in bursts of ten seconds' worth; more are dropped and counted in mqtt_operator_events_dropped_total. 0 sends every Event.")
 	fs.DurationVar(&o.brokerMetricsInterval, "broker-metrics-interval", time.Minute, "How often the leader reads every ready broker's metrics and stats and exports them as mqtt_broker_* series; 0 disables them.")
 	return o
 }
 
 // validate refuses settings no flag parser catches.
 func (o *options) validate() error {
+	if o.eventRate < 0 {
+		return fmt.Errorf("--event-rate must not be negative (0 sends every Event), got %v", o.eventRate)
+	}
 	if o.brokerMetricsInterval < 0 {
 		return fmt.Errorf("--broker-metrics-interval must not be negative (0 disables broker metrics), got %s", o.brokerMetricsInterval)
 	}

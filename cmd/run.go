@@ -82,6 +82,7 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 		BrokerConcurrency:       o.brokerConcurrency,
 		MaxRetryDelay:           o.maxRetryDelay,
 		BrokerMetricsInterval:   o.brokerMetricsInterval,
+		EventRate:               o.eventRate,
 	}); err != nil {
 		return err
 	}

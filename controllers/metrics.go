@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -114,12 +115,14 @@ var (
 // process).
 func registerMetrics(reader client.Reader, readings *brokerReadings) {
 	metricsOnce.Do(func() {
-		metrics.Registry.MustRegister(brokerRequests, brokerLatency, driftCorrections)
+		metrics.Registry.MustRegister(brokerRequests, brokerLatency, driftCorrections, eventsDropped)
 		// Start every kind's series at zero so rate() and alerts see them
 		// before the first repair.
 		for _, kind := range []string{"MQTTUser", "MQTTACL", "MQTTBan"} {
 			driftCorrections.WithLabelValues(kind)
 		}
+		eventsDropped.WithLabelValues(corev1.EventTypeNormal)
+		eventsDropped.WithLabelValues(corev1.EventTypeWarning)
 	})
 	collectorMu.Lock()
 	defer collectorMu.Unlock()

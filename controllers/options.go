@@ -38,6 +38,10 @@ type Options struct {
 	// BrokerMetricsInterval is how often every usable broker's metrics are
 	// read and exported as mqtt_broker_* series; 0 turns that off.
 	BrokerMetricsInterval time.Duration
+	// EventRate is how many Events of each type (Normal, Warning) the
+	// manager sends per second on average, in bursts of ten seconds'
+	// worth; 0 means no bound.
+	EventRate float64
 	// Clock tells the time; tests inject a fake one to expire bans
 	// without waiting.
 	Clock clock.Clock
@@ -51,7 +55,7 @@ func (o *Options) defaults() {
 		o.BrokerTimeout = 10 * time.Second
 	}
 	if o.MaxConcurrentReconciles <= 0 {
-		o.MaxConcurrentReconciles = 4
+		o.MaxConcurrentReconciles = 16
 	}
 	if o.BrokerConcurrency <= 0 {
 		o.BrokerConcurrency = 8
@@ -85,13 +89,14 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	registerMetrics(mgr.GetClient(), readings)
 	registerBuildInfo()
 	conns := newConnector(mgr.GetClient(), mgr.GetAPIReader(), o)
+	budget := newEventBudget(o.EventRate)
 	depsFor := func(name string) deps {
-		return deps{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder(name)}
+		return deps{Client: mgr.GetClient(), Options: o, conns: conns, recorder: budget.recorder(mgr.GetEventRecorder(name))}
 	}
 	users := newUserReconciler(depsFor("mqttuser-controller"))
 	acls := newACLReconciler(depsFor("mqttacl-controller"))
 	bans := newBanReconciler(depsFor("mqttban-controller"))
-	brokers := &MQTTBrokerReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: mgr.GetEventRecorder("mqttbroker-controller"),
+	brokers := &MQTTBrokerReconciler{Client: mgr.GetClient(), Options: o, conns: conns, recorder: budget.recorder(mgr.GetEventRecorder("mqttbroker-controller")),
 		readings: readings}
 	for name, setup := range map[string]func(ctrl.Manager) error{
 		"MQTTBroker": brokers.SetupWithManager, "MQTTUser": users.SetupWithManager,
