@@ -25,6 +25,9 @@ func main() {
 	ctrl.SetLogger(newLogger(&zapOpts))
 	log := ctrl.Log.WithName("setup")
 	log.Info("starting mqtt-operator", version.Get().KeysAndValues()...)
+	if limit := setMemoryLimit(os.ReadFile); limit > 0 {
+		log.Info("set the Go runtime's soft memory limit from the container's", "bytes", limit)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
