@@ -160,18 +160,35 @@ func configKey(c broker.Config) string {
 // callTimeout bounds a whole reconcile's worth of broker calls.
 func (k *connector) callTimeout() time.Duration { return 3 * k.o.BrokerTimeout }
 
-// errBrokerBusy means every slot of a broker was taken for longer than a
-// reconcile waits; the object is looked at again shortly.
+// errBrokerBusy means the broker cannot be called now: every slot was
+// taken for longer than a reconcile waits, or it asked to be left alone
+// (Retry-After). The object is looked at again after busyError.after.
 var errBrokerBusy = errors.New("broker busy")
+
+// busyError is errBrokerBusy with how long to wait before calling again.
+type busyError struct{ after time.Duration }
+
+func (e *busyError) Error() string { return fmt.Sprintf("broker busy, try again in %s", e.after) }
+
+func (e *busyError) Is(target error) bool { return target == errBrokerBusy }
+
+// retryAfterBusy is how long to wait after err, when it is errBrokerBusy.
+func retryAfterBusy(err error) (time.Duration, bool) {
+	var be *busyError
+	if !errors.As(err, &be) {
+		return 0, false
+	}
+	return be.after, true
+}
 
 // acquire takes one of b's slots for broker calls, waiting a little while
 // for one. Bounding the calls in flight per broker keeps one slow broker
 // from holding every worker while objects of other brokers wait.
 func (k *connector) acquire(ctx context.Context, b *mqttv1.MQTTBroker) (release func(), err error) {
 	k.mu.Lock()
-	if k.o.Clock.Now().Before(k.pausedUntil[b.UID]) {
+	if pause := k.pausedUntil[b.UID].Sub(k.o.Clock.Now()); pause > 0 {
 		k.mu.Unlock()
-		return nil, errBrokerBusy
+		return nil, &busyError{after: max(pause, time.Second)}
 	}
 	gate, ok := k.gates[b.UID]
 	if !ok {
@@ -185,7 +202,7 @@ func (k *connector) acquire(ctx context.Context, b *mqttv1.MQTTBroker) (release 
 	case gate <- struct{}{}:
 		return func() { <-gate }, nil
 	case <-t.C:
-		return nil, errBrokerBusy
+		return nil, &busyError{after: time.Second}
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -216,15 +233,4 @@ func (k *connector) backOff(b *mqttv1.MQTTBroker, err error) {
 	if until.After(k.pausedUntil[b.UID]) {
 		k.pausedUntil[b.UID] = until
 	}
-}
-
-// busyFor is how long to wait before calling b again: what is left of a
-// pause it asked for, or a second when its slots were all taken.
-func (k *connector) busyFor(b types.UID) time.Duration {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if d := k.pausedUntil[b].Sub(k.o.Clock.Now()); d > time.Second {
-		return d
-	}
-	return time.Second
 }

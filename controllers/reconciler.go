@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -85,8 +84,8 @@ func (r *reconciler[T, S]) reconcile(ctx context.Context, obj T) (ctrl.Result, e
 		return ctrl.Result{}, err
 	}
 	err := r.sync(ctx, obj)
-	if errors.Is(err, errBrokerBusy) {
-		return ctrl.Result{RequeueAfter: jitter(r.conns.busyFor(r.brokerUID(ctx, obj)))}, nil
+	if after, busy := retryAfterBusy(err); busy {
+		return ctrl.Result{RequeueAfter: jitter(after)}, nil
 	}
 	res, err := summarize(st, gen, err, "the broker holds "+r.kind.claim(obj).what)
 	if rq, ok := r.kind.(requeuer[T]); ok && err == nil {
@@ -123,8 +122,7 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	st.LastHandledReconcileAt = requested
 	have, found, err := r.observe(ctx, cl, b, obj, c, want, direct)
 	if err != nil {
-		r.conns.backOff(b, err)
-		return r.failed(obj, err)
+		return r.failed(b, obj, err)
 	}
 	adopted := obj.GetBrokerResult() == nil
 	if r.kind.inSync(want, have) {
@@ -140,8 +138,7 @@ func (r *reconciler[T, S]) sync(ctx context.Context, obj T) error {
 	op, err := r.kind.apply(ctx, cl, obj, want, have, found)
 	if err != nil {
 		r.snaps.forget(b, c.entry)
-		r.conns.backOff(b, err)
-		return r.failed(obj, err)
+		return r.failed(b, obj, err)
 	}
 	r.snaps.put(b, c.entry, want)
 	if !repair {
@@ -216,21 +213,6 @@ func (r *reconciler[T, S]) observe(ctx context.Context, cl broker.Client, b *mqt
 		}
 	}
 	return r.kind.observe(ctx, cl, obj)
-}
-
-// brokerUID is the UID of obj's MQTTBroker, read from the cache; empty
-// when it cannot be found.
-func (r *reconciler[T, S]) brokerUID(ctx context.Context, obj T) types.UID {
-	var b mqttv1.MQTTBroker
-	ref := obj.GetBrokerRef()
-	ns := ref.Namespace
-	if ns == "" {
-		ns = obj.GetNamespace()
-	}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &b); err != nil {
-		return ""
-	}
-	return b.UID
 }
 
 // objectsOf lists the objects of the kind that use b, from the cache.
@@ -353,8 +335,10 @@ func (r *reconciler[T, S]) removeFromBroker(ctx context.Context, obj T) error {
 }
 
 // failed records a failed broker call in the object's brokerResult and an
-// Event, and classifies it for the summary.
-func (r *reconciler[T, S]) failed(obj T, err error) error {
+// Event, pauses calls to b if the broker asked for it (Retry-After), and
+// classifies the failure for the summary.
+func (r *reconciler[T, S]) failed(b *mqttv1.MQTTBroker, obj T, err error) error {
+	r.conns.backOff(b, err)
 	if be, ok := broker.AsError(err); ok {
 		obj.SetBrokerResult(brokerResultOf(be, r.Clock.Now()))
 		r.event(obj, corev1.EventTypeWarning, "BrokerError", be.Op, "%s", brokerErrorMessage(be))

@@ -97,8 +97,12 @@ func TestBrokerGate(t *testing.T) {
 		t.Fatalf("acquire: %v %v", err1, err2)
 	}
 	start := time.Now()
-	if _, err := k.acquire(t.Context(), b); !errors.Is(err, errBrokerBusy) {
+	_, err := k.acquire(t.Context(), b)
+	if !errors.Is(err, errBrokerBusy) {
 		t.Fatalf("third acquire = %v, want errBrokerBusy", err)
+	}
+	if d, _ := retryAfterBusy(err); d != time.Second {
+		t.Fatalf("wait with every slot taken = %v, want 1s", d)
 	}
 	if d := time.Since(start); d < 900*time.Millisecond || d > 5*time.Second {
 		t.Fatalf("gave up after %v, want about a second", d)
@@ -132,19 +136,17 @@ func TestBrokerBackOff(t *testing.T) {
 		r()
 	}
 	k.backOff(b, &broker.Error{Class: broker.ClassTransient, HTTPStatus: 429, RetryAfter: 8 * time.Second})
-	if _, err := k.acquire(t.Context(), b); !errors.Is(err, errBrokerBusy) {
+	_, err := k.acquire(t.Context(), b)
+	if !errors.Is(err, errBrokerBusy) {
 		t.Fatalf("acquire during a pause = %v, want errBrokerBusy", err)
 	}
-	if d := k.busyFor(b.UID); d != 8*time.Second {
-		t.Fatalf("busyFor = %v, want 8s", d)
+	if d, _ := retryAfterBusy(err); d != 8*time.Second {
+		t.Fatalf("wait during a pause = %v, want 8s", d)
 	}
 	clk.Step(8 * time.Second)
 	if r, err := k.acquire(t.Context(), b); err != nil {
 		t.Fatalf("acquire after the pause: %v", err)
 	} else {
 		r()
-	}
-	if d := k.busyFor(b.UID); d != time.Second {
-		t.Fatalf("busyFor without a pause = %v, want 1s", d)
 	}
 }
