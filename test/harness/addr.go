@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,8 +19,9 @@ import (
 var errCleanExit = errors.New("exit status 0")
 
 // FreeAddr returns a loopback address with a port nothing listens on now.
-// Another process could take the port before it is used; on loopback in a
-// test that is rare enough.
+// Another process can take the port before it is used (test packages run
+// in parallel, and outgoing connections take ports from the same range):
+// Manager.Start checks that the manager itself listens there.
 func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,4 +71,86 @@ func waitHTTP(ctx context.Context, url string, p *Process, timeout time.Duration
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// errAddrInUse marks a start that failed because a port was taken.
+var errAddrInUse = errors.New("address already in use")
+
+// waitListening waits until p itself listens on the port of each address
+// ("" and "0" are skipped): an answer on a port proves only that some
+// process listens there.
+func waitListening(ctx context.Context, p *Process, timeout time.Duration, addrs ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		missing := ""
+		for _, a := range addrs {
+			if a == "" || a == "0" {
+				continue
+			}
+			ok, err := listening(p.Pid(), a)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				missing = a
+				break
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("%s exited before listening on %s (see %s): %w", p.name, missing, p.logPath, cmp.Or(p.ExitErr(), errCleanExit))
+		case <-ctx.Done():
+			return fmt.Errorf("%s does not listen on %s after %s (another process does?) (see %s)", p.name, missing, timeout, p.logPath)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// listening reports whether process pid holds a listening TCP socket on
+// addr's port, from /proc/net/tcp{,6} and the process's descriptors.
+func listening(pid int, addr string) (bool, error) {
+	_, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("address %q: %w", addr, err)
+	}
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil {
+		return false, fmt.Errorf("address %q: %w", addr, err)
+	}
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" {
+				continue
+			}
+			i := strings.LastIndexByte(f[1], ':')
+			if p, err := strconv.ParseUint(f[1][i+1:], 16, 16); err == nil && p == port {
+				inodes["socket:["+f[9]+"]"] = true
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return false, nil
+	}
+	fds := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, err := os.ReadDir(fds)
+	if err != nil {
+		return false, nil // the process is gone; the caller sees it exit
+	}
+	for _, e := range entries {
+		if link, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && inodes[link] {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
@@ -34,39 +35,58 @@ type TestBrokerOptions struct {
 // TestBroker is the test broker running as a process.
 type TestBroker struct {
 	*Process
+	opts              TestBrokerOptions
 	mqttAddr, apiAddr string
 	http              *http.Client
 }
 
 // StartTestBroker starts the test broker and waits for its API.
 func StartTestBroker(ctx context.Context, o TestBrokerOptions) (*TestBroker, error) {
-	for _, a := range []*string{&o.MQTTAddr, &o.APIAddr} {
+	b := &TestBroker{Process: NewProcess("testbroker", o.Bin, o.LogPath, nil), opts: o, http: &http.Client{Timeout: 30 * time.Second}}
+	// A port the harness picked can be taken before the broker binds it,
+	// as for the manager (see Manager.Start): pick again, three tries.
+	for try := 1; ; try++ {
+		if err := b.pickAddrs(); err != nil {
+			return nil, err
+		}
+		err := b.Start(ctx)
+		if err == nil {
+			return b, nil
+		}
+		auto := o.MQTTAddr == "" || o.APIAddr == ""
+		if !auto || try == 3 || !strings.Contains(b.LogTail(20), "address already in use") {
+			return nil, err
+		}
+	}
+}
+
+// pickAddrs chooses free ports for the addresses the options left empty.
+func (b *TestBroker) pickAddrs() error {
+	b.mqttAddr, b.apiAddr = b.opts.MQTTAddr, b.opts.APIAddr
+	for _, a := range []*string{&b.mqttAddr, &b.apiAddr} {
 		if *a == "" {
 			addr, err := FreeAddr()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			*a = addr
 		}
 	}
-	args := append([]string{"--mqtt-addr", o.MQTTAddr, "--api-addr", o.APIAddr}, o.Args...)
-	b := &TestBroker{
-		Process:  NewProcess("testbroker", o.Bin, o.LogPath, nil, args...),
-		mqttAddr: o.MQTTAddr, apiAddr: o.APIAddr,
-		http: &http.Client{Timeout: 30 * time.Second},
-	}
-	if err := b.Start(ctx); err != nil {
-		return nil, err
-	}
-	return b, nil
+	b.args = append([]string{"--mqtt-addr", b.mqttAddr, "--api-addr", b.apiAddr}, b.opts.Args...)
+	return nil
 }
 
-// Start (re)starts the process with the same flags and waits for its API.
+// Start (re)starts the process with the same flags and waits until it
+// answers on its API and listens on both its addresses itself.
 func (b *TestBroker) Start(ctx context.Context) error {
 	if err := b.Process.Start(); err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, b.URL()+"/testbroker/", b.Process, 30*time.Second); err != nil {
+	err := waitHTTP(ctx, b.URL()+"/testbroker/", b.Process, 30*time.Second)
+	if err == nil {
+		err = waitListening(ctx, b.Process, 30*time.Second, b.apiAddr, b.mqttAddr)
+	}
+	if err != nil {
 		_ = b.Kill()
 		return err
 	}

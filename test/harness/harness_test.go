@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -195,8 +196,26 @@ func TestHarness(t *testing.T) {
 	if err != nil || exited.RSS != 0 || exited.PeakRSS <= 0 || exited.CPU < running.CPU {
 		t.Errorf("usage after exit: %+v, %v (while running %+v)", exited, err, running)
 	}
+	// Another process takes the probe port while the manager is down and
+	// answers /healthz itself: the restart must not take that answer for
+	// the manager's, and moves to ports of its own.
+	stolen := mgr.probeAddr
+	impostor := &http.Server{Addr: stolen, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }),
+		ReadHeaderTimeout: time.Second}
+	ln, err := net.Listen("tcp", stolen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = impostor.Serve(ln) }()
+	t.Cleanup(func() { _ = impostor.Close() })
 	if err := mgr.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if mgr.probeAddr == stolen {
+		t.Errorf("restart kept the probe address %s another process listens on", stolen)
+	}
+	if ok, err := listening(mgr.Pid(), mgr.probeAddr); !ok || err != nil {
+		t.Errorf("the restarted manager does not listen on its probe address %s (%v)", mgr.probeAddr, err)
 	}
 	if mgr.Pid() == firstPid || !mgr.Running() {
 		t.Errorf("restart: pid %d (was %d), running %v", mgr.Pid(), firstPid, mgr.Running())

@@ -3,6 +3,7 @@ package harness
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,6 +36,9 @@ type ManagerOptions struct {
 // and restarted with the same flags.
 type Manager struct {
 	*Process
+	opts ManagerOptions
+	// auto is true when the harness picked at least one of the ports.
+	auto                              bool
 	metricsAddr, probeAddr, pprofAddr string
 	flags                             map[string]string
 	timeout                           time.Duration
@@ -48,35 +52,50 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range []*string{&o.MetricsAddr, &o.ProbeAddr} {
-		if *a == "" {
-			if *a, err = FreeAddr(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	m := &Manager{metricsAddr: o.MetricsAddr, probeAddr: o.ProbeAddr, flags: flags, timeout: o.StartTimeout,
-		http: &http.Client{Timeout: 5 * time.Minute}}
+	m := &Manager{opts: o, flags: flags, timeout: o.StartTimeout, http: &http.Client{Timeout: 5 * time.Minute}}
 	if m.timeout <= 0 {
 		m.timeout = time.Minute
 	}
-	args := []string{"--metrics-bind-address=" + o.MetricsAddr, "--health-probe-bind-address=" + o.ProbeAddr}
-	if _, ok := flags["metrics-secure"]; ok {
+	_, hasPprof := flags["pprof-bind-address"]
+	m.auto = o.MetricsAddr == "" || o.ProbeAddr == "" || (hasPprof && o.PprofAddr == "auto")
+	m.Process = NewProcess("manager", o.Bin, o.LogPath, []string{"KUBECONFIG=" + o.Kubeconfig})
+	if err := m.pickAddrs(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// pickAddrs chooses free ports for the addresses the options left to the
+// harness, and builds the command line with them.
+func (m *Manager) pickAddrs() error {
+	o := m.opts
+	pick := func(given string, auto bool) (string, error) {
+		if !auto {
+			return given, nil
+		}
+		return FreeAddr()
+	}
+	var err error
+	if m.metricsAddr, err = pick(o.MetricsAddr, o.MetricsAddr == ""); err != nil {
+		return err
+	}
+	if m.probeAddr, err = pick(o.ProbeAddr, o.ProbeAddr == ""); err != nil {
+		return err
+	}
+	args := []string{"--metrics-bind-address=" + m.metricsAddr, "--health-probe-bind-address=" + m.probeAddr}
+	if _, ok := m.flags["metrics-secure"]; ok {
 		// Plain HTTP on loopback: the harness scrapes without credentials.
 		args = append(args, "--metrics-secure=false")
 	}
-	if _, ok := flags["pprof-bind-address"]; ok && o.PprofAddr != "" {
-		if o.PprofAddr == "auto" {
-			if o.PprofAddr, err = FreeAddr(); err != nil {
-				return nil, err
-			}
+	m.pprofAddr = ""
+	if _, ok := m.flags["pprof-bind-address"]; ok && o.PprofAddr != "" {
+		if m.pprofAddr, err = pick(o.PprofAddr, o.PprofAddr == "auto"); err != nil {
+			return err
 		}
-		m.pprofAddr = o.PprofAddr
-		args = append(args, "--pprof-bind-address="+o.PprofAddr)
+		args = append(args, "--pprof-bind-address="+m.pprofAddr)
 	}
-	args = append(args, o.Args...)
-	m.Process = NewProcess("manager", o.Bin, o.LogPath, []string{"KUBECONFIG=" + o.Kubeconfig}, args...)
-	return m, nil
+	m.args = append(args, o.Args...)
+	return nil
 }
 
 var (
@@ -126,13 +145,36 @@ func (m *Manager) Supports(flag string) bool {
 func (m *Manager) FlagDefault(flag string) string { return m.flags[flag] }
 
 // Start starts the manager (again, after Kill or Stop, with the same
-// flags) and waits until /healthz answers.
+// flags) and waits until it serves /healthz and listens on each of its
+// addresses itself. A port the harness picked can be taken by another
+// process before the manager binds it (tests run in parallel); the
+// manager then exits at once, or another server answers in its place. The
+// harness picks new ports and tries again, three times in all.
 func (m *Manager) Start(ctx context.Context) error {
+	for try := 1; ; try++ {
+		err := m.startOnce(ctx)
+		if err == nil || !m.auto || try == 3 || !errors.Is(err, errAddrInUse) {
+			return err
+		}
+		if err := m.pickAddrs(); err != nil {
+			return err
+		}
+	}
+}
+
+func (m *Manager) startOnce(ctx context.Context) error {
 	if err := m.Process.Start(); err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, "http://"+m.probeAddr+"/healthz", m.Process, m.timeout); err != nil {
+	err := waitHTTP(ctx, "http://"+m.probeAddr+"/healthz", m.Process, m.timeout)
+	if err == nil {
+		err = waitListening(ctx, m.Process, m.timeout, m.metricsAddr, m.probeAddr, m.pprofAddr)
+	}
+	if err != nil {
 		_ = m.Kill()
+		if strings.Contains(m.LogTail(20), "address already in use") {
+			return fmt.Errorf("%w: %w", errAddrInUse, err)
+		}
 		return err
 	}
 	return nil

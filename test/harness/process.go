@@ -127,6 +127,28 @@ func (p *Process) ExitErr() error {
 	return p.err
 }
 
+// State says in a few words whether the process runs or how it ended, for
+// a test that fails while waiting on it.
+func (p *Process) State() string {
+	if p.Running() {
+		return fmt.Sprintf("%s running (pid %d)", p.name, p.Pid())
+	}
+	if err := p.ExitErr(); err != nil {
+		return fmt.Sprintf("%s exited: %v", p.name, err)
+	}
+	return p.name + " exited with status 0"
+}
+
+// LogTail is the last n lines of the process's log, for a failure message.
+func (p *Process) LogTail(n int) string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
 // Kill sends SIGKILL, as a node failure or an OOM kill would, and waits
 // for the process to be gone.
 func (p *Process) Kill() error {

@@ -46,12 +46,12 @@ func (w *world) converge(bound time.Duration) time.Duration {
 		if len(diffs) == 0 && len(w.pending) == 0 {
 			return time.Since(start)
 		}
-		if time.Since(start) > bound {
+		if time.Since(start) > bound || !w.managerRunning() {
 			if len(w.pending) > 0 {
 				diffs = append(diffs, fmt.Sprintf("%d objects could not be created again: their earlier instance is still being deleted", len(w.pending)))
 			}
-			w.t.Fatalf("soak (seed %d): no convergence within %s; %d differences:\n  %s\n(manager log: %s)",
-				w.seed, bound, len(diffs), strings.Join(diffs, "\n  "), w.mgr.LogPath())
+			w.t.Fatalf("soak (seed %d): no convergence within %s; %d differences:\n  %s\n%s",
+				w.seed, bound, len(diffs), strings.Join(diffs, "\n  "), w.diagnosis())
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -309,4 +309,51 @@ func scrapeText(w *world) (string, error) {
 		fmt.Fprintln(&b, name)
 	}
 	return b.String(), nil
+}
+
+// diagnosis describes why the cluster may not be moving, for a test that
+// gives up waiting: whether the manager runs, why the objects are not
+// Ready (reasons counted), each MQTTBroker's Ready condition, and the end
+// of the manager's log.
+func (w *world) diagnosis() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", w.mgr.State())
+	reasons := map[string]int{}
+	var users mqttv1.MQTTUserList
+	if err := w.c.List(w.ctx, &users, client.InNamespace(w.ns)); err != nil {
+		fmt.Fprintf(&b, "list MQTTUsers: %v\n", err)
+	}
+	for i := range users.Items {
+		st := users.Items[i].Status
+		switch c := st.ReadyCondition(); {
+		case c == nil:
+			reasons["no Ready condition"]++
+		case !st.IsReady(users.Items[i].Generation):
+			reasons[fmt.Sprintf("%s %s", c.Status, c.Reason)]++
+		}
+	}
+	for _, r := range sortedKeys(reasons) {
+		fmt.Fprintf(&b, "MQTTUsers not Ready: %d %s\n", reasons[r], r)
+	}
+	var brokers mqttv1.MQTTBrokerList
+	if err := w.c.List(w.ctx, &brokers, client.InNamespace(w.ns)); err != nil {
+		fmt.Fprintf(&b, "list MQTTBrokers: %v\n", err)
+	}
+	for i := range brokers.Items {
+		if c := apimeta.FindStatusCondition(brokers.Items[i].Status.Conditions, "Ready"); c != nil {
+			fmt.Fprintf(&b, "MQTTBroker %s: Ready %s %s: %s\n", brokers.Items[i].Name, c.Status, c.Reason, c.Message)
+		} else {
+			fmt.Fprintf(&b, "MQTTBroker %s: no Ready condition\n", brokers.Items[i].Name)
+		}
+	}
+	var tail []string
+	for _, l := range strings.Split(w.mgr.LogTail(400), "\n") {
+		// The manager echoes each Event at debug level; the Events are
+		// would crowd out everything else.
+		if !strings.Contains(l, `"logger":"events"`) {
+			tail = append(tail, l)
+		}
+	}
+	fmt.Fprintf(&b, "manager log (%s), last lines but Events:\n%s", w.mgr.LogPath(), strings.Join(tail[max(0, len(tail)-40):], "\n"))
+	return b.String()
 }

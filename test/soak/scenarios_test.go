@@ -48,8 +48,8 @@ func TestKillDuringMassCreation(t *testing.T) {
 	t.Logf("created %d MQTTUsers in %s", massUsers, time.Since(start).Round(time.Millisecond))
 	deadline := time.Now().Add(5 * time.Minute)
 	for w.readyUsers() < massUsers/4 {
-		if time.Now().After(deadline) {
-			t.Fatalf("fewer than %d users Ready after 5 minutes", massUsers/4)
+		if time.Now().After(deadline) || !w.mgr.Running() {
+			t.Fatalf("fewer than %d users Ready after %s (%d are):\n%s", massUsers/4, time.Since(start).Round(time.Second), w.readyUsers(), w.diagnosis())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -111,6 +111,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 	w.must(err)
 	w.must(second.Start(w.ctx))
 	t.Cleanup(func() { _ = second.Stop(10 * time.Second) })
+	w.standbys = append(w.standbys, second)
 
 	managers := []*harness.Manager{w.mgr, second}
 	var lead, standby *harness.Manager

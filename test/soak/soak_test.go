@@ -95,11 +95,6 @@ func TestSoak(t *testing.T) {
 		"proxy saw %d calls (%d writes reached the broker), faults %v; %d manager kills; total %s",
 		seed, steps, len(w.users)+len(w.acls)+len(w.bans), len(w.users), len(w.acls), len(w.bans), took.Round(100*time.Millisecond),
 		base, final, st.Requests, st.Writes, st.Faults, w.counts["kill"], time.Since(faultsEnd)+chaos)
-	if t.Failed() {
-		t.Logf("soak: FAILED with seed %d; logs in %s", seed, w.dir)
-	} else if !*keepFlag {
-		_ = os.RemoveAll(w.dir)
-	}
 }
 
 // setup starts the control plane, the test broker, the proxy and the
@@ -112,6 +107,15 @@ func setup(t *testing.T, seed uint64, extra ...string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Registered first, so it runs after every process has stopped: the
+	// logs stay for a failed test.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("soak: FAILED with seed %d; logs in %s", seed, dir)
+		} else if !*keepFlag {
+			_ = os.RemoveAll(dir)
+		}
+	})
 	env := harness.StartEnv(ctx, t, dir)
 	tb := env.Broker
 	proxy, err := faultproxy.New(tb.URL())

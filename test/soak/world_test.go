@@ -54,6 +54,9 @@ type world struct {
 	dir  string
 
 	mgr *harness.Manager
+	// standbys are further managers a scenario runs (leader election):
+	// the cluster moves while any of them runs.
+	standbys []*harness.Manager
 	// mgrOpts started mgr; a second manager is started with the same.
 	mgrOpts harness.ManagerOptions
 	tb      *harness.TestBroker
@@ -531,4 +534,15 @@ func (w *world) goroutines() int {
 	m, err := w.mgr.Metrics(w.ctx)
 	w.must(err)
 	return int(m.Sum("go_goroutines", nil))
+}
+
+// managerRunning reports whether any manager of the world runs: when none
+// does, waiting for the cluster to move is pointless.
+func (w *world) managerRunning() bool {
+	for _, m := range append([]*harness.Manager{w.mgr}, w.standbys...) {
+		if m.Running() {
+			return true
+		}
+	}
+	return false
 }
