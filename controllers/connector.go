@@ -31,10 +31,14 @@ type connector struct {
 	// pausedUntil holds, per broker, the end of a wait the broker asked for
 	// (Retry-After): until then no reconcile calls it.
 	pausedUntil map[types.UID]time.Time
+	// forgetters drop what others keep per broker (the kinds' snapshots)
+	// when the broker is deleted.
+	forgetters []func(types.UID)
 }
 
 type cachedClient struct {
 	key    string
+	uid    types.UID
 	client broker.Client
 }
 
@@ -93,8 +97,17 @@ func (k *connector) clientFor(ctx context.Context, b *mqttv1.MQTTBroker) (broker
 	key := configKey(cfg)
 	nn := types.NamespacedName{Namespace: b.Namespace, Name: b.Name}
 	k.mu.Lock()
+	cc, ok := k.clients[nn]
+	if ok && cc.uid != b.UID {
+		// The broker was deleted and created again under its name before
+		// its deletion was seen: what was kept is the old one's.
+		k.mu.Unlock()
+		k.forgetByName(nn)
+		k.mu.Lock()
+		ok = false
+	}
 	defer k.mu.Unlock()
-	if cc, ok := k.clients[nn]; ok && cc.key == key {
+	if ok && cc.key == key {
 		return cc.client, nil
 	}
 	label := b.Namespace + "/" + b.Name
@@ -103,15 +116,36 @@ func (k *connector) clientFor(ctx context.Context, b *mqttv1.MQTTBroker) (broker
 	if err != nil {
 		return nil, stalled(mqttv1.ReasonInvalidSpec, "cannot build a client for MQTTBroker %s: %v", label, err)
 	}
-	k.clients[nn] = cachedClient{key: key, client: cl}
+	k.clients[nn] = cachedClient{key: key, uid: b.UID, client: cl}
 	return cl, nil
 }
 
-// forgetByName drops the cached client of a deleted broker.
+// onForget registers f to be told the UID of every broker forgotten.
+func (k *connector) onForget(f func(types.UID)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.forgetters = append(k.forgetters, f)
+}
+
+// forgetByName drops everything kept for a deleted broker: its client, its
+// slots and pause, and through the forgetters the kinds' snapshots, so
+// that a manager whose brokers come and go does not grow. Nothing is kept
+// for a broker before its client is built.
 func (k *connector) forgetByName(nn types.NamespacedName) {
 	k.mu.Lock()
+	cc, ok := k.clients[nn]
 	delete(k.clients, nn)
+	if ok {
+		delete(k.gates, cc.uid)
+		delete(k.pausedUntil, cc.uid)
+	}
+	forgetters := k.forgetters
 	k.mu.Unlock()
+	if ok {
+		for _, f := range forgetters {
+			f(cc.uid)
+		}
+	}
 }
 
 // configFor reads the connection settings of a broker, by the rules the

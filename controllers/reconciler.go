@@ -52,8 +52,10 @@ type reconciler[T brokerObject, S any] struct {
 
 func newReconciler[T brokerObject, S any](d deps, name string, k brokerKind[T, S], newObj func() T,
 	newList func() client.ObjectList, items func(client.ObjectList) []T) *reconciler[T, S] {
-	return &reconciler[T, S]{deps: d, kind: k, name: name, newObj: newObj, newList: newList, items: items,
+	r := &reconciler[T, S]{deps: d, kind: k, name: name, newObj: newObj, newList: newList, items: items,
 		snaps: newSnapshots[S](d.Clock, d.snapshotTTL()), drift: make(chan event.GenericEvent, 1024)}
+	d.conns.onForget(r.snaps.drop)
+	return r
 }
 
 // Reconcile reads the object, acts, and patches its status once.

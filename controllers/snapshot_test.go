@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 	"github.com/mqttoperator/mqtt-operator/internal/broker"
@@ -148,5 +151,79 @@ func TestBrokerBackOff(t *testing.T) {
 		t.Fatalf("acquire after the pause: %v", err)
 	} else {
 		r()
+	}
+}
+
+// A deleted broker leaves nothing behind: its client, slots, pause and the
+// kinds' snapshots go, also when it was created again under its name
+// before its deletion was seen.
+func TestConnectorForgetsDeletedBroker(t *testing.T) {
+	creds := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "creds"},
+		Data: map[string][]byte{"username": []byte("app"), "password": []byte("secret")}}
+	c := fake.NewClientBuilder().WithScheme(testScheme).WithObjects(creds).Build()
+	built := 0
+	k := newConnector(c, c, Options{BrokerConcurrency: 1, Factory: broker.FactoryFunc(func(broker.Config) (broker.Client, error) {
+		built++
+		return nil, nil
+	})})
+	var forgotten []types.UID
+	k.onForget(func(uid types.UID) { forgotten = append(forgotten, uid) })
+	mk := func(uid string) *mqttv1.MQTTBroker {
+		b := readyBroker(uid, time.Now())
+		b.Namespace, b.Name = "ns", "emqx"
+		b.Spec.External = &mqttv1.ExternalBroker{URL: "http://emqx:18083", APIVersion: mqttv1.BrokerAPIv5,
+			CredentialsSecretRef: mqttv1.LocalObjectReference{Name: "creds"}}
+		return b
+	}
+	use := func(b *mqttv1.MQTTBroker) {
+		t.Helper()
+		if _, err := k.clientFor(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+		release, err := k.acquire(t.Context(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+		k.backOff(b, &broker.Error{Class: broker.ClassTransient, HTTPStatus: 429, RetryAfter: time.Minute})
+	}
+	kept := func() []int { return []int{len(k.clients), len(k.gates), len(k.pausedUntil)} }
+
+	first := mk("first")
+	use(first)
+	if _, err := k.clientFor(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	if built != 1 {
+		t.Fatalf("built %d clients for one broker, want 1", built)
+	}
+	k.forgetByName(types.NamespacedName{Namespace: "ns", Name: "emqx"})
+	if d := cmp.Diff([]int{0, 0, 0}, kept()); d != "" {
+		t.Errorf("kept after deletion (clients, gates, pauses) (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]types.UID{first.UID}, forgotten); d != "" {
+		t.Errorf("forgotten (-want +got):\n%s", d)
+	}
+
+	// Created again under the same name, the deletion never seen.
+	second := mk("second")
+	use(second)
+	third := mk("third")
+	if _, err := k.clientFor(t.Context(), third); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]types.UID{first.UID, second.UID}, forgotten); d != "" {
+		t.Errorf("forgotten after a re-creation (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]int{1, 0, 0}, kept()); d != "" {
+		t.Errorf("kept after a re-creation (clients, gates, pauses) (-want +got):\n%s", d)
+	}
+	if built != 3 {
+		t.Errorf("built %d clients for three brokers, want 3", built)
+	}
+	// Nothing kept for a broker never used.
+	k.forgetByName(types.NamespacedName{Namespace: "ns", Name: "unused"})
+	if len(forgotten) != 2 {
+		t.Errorf("forgetting an unused broker told the forgetters: %v", forgotten)
 	}
 }
