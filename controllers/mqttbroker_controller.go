@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -53,7 +54,7 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !b.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalizeManaged(ctx, b)
+		return conflictAsRequeue(ctrl.Result{}, r.finalizeManaged(ctx, b))
 	}
 	if b.Spec.Suspend {
 		return r.suspend(ctx, b)
@@ -66,7 +67,9 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	var err error
 	if b.Spec.Managed != nil {
 		b.Status.Mode = "Managed"
-		err = r.reconcileManaged(ctx, b)
+		if err = r.reconcileManaged(ctx, b); apierrors.IsConflict(err) {
+			return conflictAsRequeue(ctrl.Result{}, err)
+		}
 	} else {
 		b.Status.Mode = "External"
 		r.reconcileExternal(b)

@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -20,13 +21,32 @@ type statusObject interface {
 	mqttv1.StatusAccess
 }
 
+// finalizerPatch is how the finalizer list is changed. A JSON merge patch
+// replaces a list whole, so without the resourceVersion it would drop a
+// finalizer another controller added after the cache was read (or bring
+// back one it removed). With it, such a race is a conflict, and the object
+// is looked at again from the cache.
+func finalizerPatch(obj client.Object) client.Patch {
+	return client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
+}
+
+// conflictAsRequeue turns the conflict of a finalizer patch (see
+// finalizerPatch) into a quiet retry: the cache will soon hold the newer
+// object, and nothing failed that a user should read about.
+func conflictAsRequeue(res ctrl.Result, err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{Requeue: true}, nil
+	}
+	return res, err
+}
+
 // ensureFinalizer adds the finalizer before anything is written to the
 // broker, so nothing the operator creates there can be orphaned.
 func ensureFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
 	if controllerutil.ContainsFinalizer(obj, mqttv1.Finalizer) {
 		return nil
 	}
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	patch := finalizerPatch(obj)
 	controllerutil.AddFinalizer(obj, mqttv1.Finalizer)
 	if err := c.Patch(ctx, obj, patch); err != nil {
 		return fmt.Errorf("add finalizer: %w", err)
@@ -39,7 +59,7 @@ func removeFinalizer(ctx context.Context, c client.Client, obj client.Object) er
 	if !controllerutil.ContainsFinalizer(obj, mqttv1.Finalizer) {
 		return nil
 	}
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	patch := finalizerPatch(obj)
 	controllerutil.RemoveFinalizer(obj, mqttv1.Finalizer)
 	if err := c.Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("remove finalizer: %w", err)

@@ -69,7 +69,7 @@ func (r *reconciler[T, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if perr := patchStatus(ctx, r.Client, obj, before); perr != nil {
 		return ctrl.Result{}, perr
 	}
-	return res, err
+	return conflictAsRequeue(res, err)
 }
 
 func (r *reconciler[T, S]) reconcile(ctx context.Context, obj T) (ctrl.Result, error) {
