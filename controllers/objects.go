@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,12 +31,17 @@ func finalizerPatch(obj client.Object) client.Patch {
 	return client.MergeFromWithOptions(obj.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
 }
 
+// conflictRetry is how soon an object whose finalizer patch met a newer
+// version is looked at again: the cache lags the API server by about a
+// watch event.
+const conflictRetry = 250 * time.Millisecond
+
 // conflictAsRequeue turns the conflict of a finalizer patch (see
 // finalizerPatch) into a quiet retry: the cache will soon hold the newer
 // object, and nothing failed that a user should read about.
 func conflictAsRequeue(res ctrl.Result, err error) (ctrl.Result, error) {
 	if apierrors.IsConflict(err) {
-		return ctrl.Result{Requeue: true}, nil
+		return ctrl.Result{RequeueAfter: jitter(conflictRetry)}, nil
 	}
 	return res, err
 }
