@@ -3,6 +3,7 @@ package soak
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,13 +18,14 @@ import (
 // massUsers is how many users TestKillDuringMassCreation creates.
 const massUsers = 500
 
-// readyUsers counts the MQTTUsers Ready at their generation.
-func (w *world) readyUsers() int {
+// readyUsers counts the MQTTUsers named with prefix that are Ready at
+// their generation.
+func (w *world) readyUsers(prefix string) int {
 	var list mqttv1.MQTTUserList
 	w.must(w.c.List(w.ctx, &list, client.InNamespace(w.ns)))
 	n := 0
 	for i := range list.Items {
-		if list.Items[i].Status.IsReady(list.Items[i].Generation) {
+		if strings.HasPrefix(list.Items[i].Name, prefix) && list.Items[i].Status.IsReady(list.Items[i].Generation) {
 			n++
 		}
 	}
@@ -38,6 +40,11 @@ func TestKillDuringMassCreation(t *testing.T) {
 		t.Skip("runs processes; skipped with -short")
 	}
 	w := setup(t, 500)
+	w.converge(2 * time.Minute)
+	// The users are created while the manager is down and it is killed
+	// once a quarter of them are Ready: on a fast machine it would
+	// otherwise finish them while they are being created.
+	w.must(w.mgr.Kill())
 	start := time.Now()
 	for i := range massUsers {
 		u := &user{name: fmt.Sprintf("mass-%03d", i), api: []string{"v4", "v5"}[i%2], identifier: mqttv1.IdentifierUsername}
@@ -46,16 +53,21 @@ func TestKillDuringMassCreation(t *testing.T) {
 		w.create(w.userObject(u))
 	}
 	t.Logf("created %d MQTTUsers in %s", massUsers, time.Since(start).Round(time.Millisecond))
-	deadline := time.Now().Add(5 * time.Minute)
-	for w.readyUsers() < massUsers/4 {
+	w.must(w.mgr.Start(w.ctx))
+	start = time.Now()
+	deadline := start.Add(5 * time.Minute)
+	for w.readyUsers("mass-") < massUsers/4 {
 		if time.Now().After(deadline) || !w.mgr.Running() {
-			t.Fatalf("fewer than %d users Ready after %s (%d are):\n%s", massUsers/4, time.Since(start).Round(time.Second), w.readyUsers(), w.diagnosis())
+			t.Fatalf("fewer than %d users Ready %s after the start (%d are):\n%s", massUsers/4, time.Since(start).Round(time.Second), w.readyUsers("mass-"), w.diagnosis())
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	ready := w.readyUsers()
 	w.must(w.mgr.Kill())
-	t.Logf("manager killed with %d of %d users Ready", ready, massUsers)
+	ready := w.readyUsers("mass-")
+	t.Logf("manager killed %s after its start with %d of %d users Ready", time.Since(start).Round(10*time.Millisecond), ready, massUsers)
+	if ready == massUsers {
+		t.Fatalf("every user was Ready when the manager was killed: nothing was interrupted")
+	}
 	// Delete every tenth user while the manager is down: Ready ones and
 	// ones it had not reached yet.
 	deleted := 0
