@@ -224,6 +224,10 @@ func (g *brokerMetricsGatherer) gatherAll(ctx context.Context) {
 		}
 		key := client.ObjectKeyFromObject(b)
 		keep[key] = true
+		if g.conns.pausedFor(b) > 0 {
+			// The broker asked to be left alone: the last reading stays.
+			continue
+		}
 		eg.Go(func() error {
 			cl, err := g.conns.clientFor(ctx, b)
 			if err == nil {

@@ -215,15 +215,24 @@ func retryAfterBusy(err error) (time.Duration, bool) {
 	return be.after, true
 }
 
+// pausedFor is what is left of a wait b asked for (Retry-After), zero when
+// it may be called. Every caller of the broker asks: the objects' reconciles
+// (through acquire), the MQTTBroker's own check, the drift scan and the
+// metrics gatherer.
+func (k *connector) pausedFor(b *mqttv1.MQTTBroker) time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return max(0, k.pausedUntil[b.UID].Sub(k.o.Clock.Now()))
+}
+
 // acquire takes one of b's slots for broker calls, waiting a little while
 // for one. Bounding the calls in flight per broker keeps one slow broker
 // from holding every worker while objects of other brokers wait.
 func (k *connector) acquire(ctx context.Context, b *mqttv1.MQTTBroker) (release func(), err error) {
-	k.mu.Lock()
-	if pause := k.pausedUntil[b.UID].Sub(k.o.Clock.Now()); pause > 0 {
-		k.mu.Unlock()
+	if pause := k.pausedFor(b); pause > 0 {
 		return nil, &busyError{after: max(pause, time.Second)}
 	}
+	k.mu.Lock()
 	gate, ok := k.gates[b.UID]
 	if !ok {
 		gate = make(chan struct{}, k.o.BrokerConcurrency)

@@ -54,7 +54,7 @@ func (s *driftScanner) scanAll(ctx context.Context) {
 	}
 	for i := range brokers.Items {
 		b := &brokers.Items[i]
-		if !b.UsableByDependents() || !b.DeletionTimestamp.IsZero() {
+		if !b.UsableByDependents() || !b.DeletionTimestamp.IsZero() || s.conns.pausedFor(b) > 0 {
 			continue
 		}
 		cl, err := s.conns.clientFor(ctx, b)

@@ -11,21 +11,20 @@ import (
 )
 
 // Field index names. The informer cache answers these lookups, so finding
-// the objects of a broker, a Secret's users or a name's claimants costs no
-// API call.
+// the objects of a broker or a Secret's users costs no API call (a name's
+// claimants: claimRegistry).
 const (
 	indexBroker     = "mqtt.spec.brokerRef"
-	indexClaim      = "mqtt.claim"
 	indexSecretName = "mqtt.spec.passwordSecretRef.name"
 )
 
-// registerIndexes indexes a broker-facing kind by broker and by claim.
+// registerIndexes indexes a broker-facing kind by broker. Claims have a
+// registry of their own (claimRegistry), which costs less memory.
 func (r *reconciler[T, S]) registerIndexes(mgr ctrl.Manager) error {
 	return indexFields(mgr, r.newObj(), map[string]client.IndexerFunc{
 		indexBroker: func(o client.Object) []string {
 			return []string{brokerKey(o.GetNamespace(), o.(T).GetBrokerRef())}
 		},
-		indexClaim: func(o client.Object) []string { return []string{r.kind.claim(o.(T)).key} },
 	})
 }
 

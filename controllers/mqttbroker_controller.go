@@ -12,8 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
@@ -77,6 +79,12 @@ func (r *MQTTBrokerReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err == nil {
 		err = r.check(ctx, b)
 	}
+	if after, busy := retryAfterBusy(err); busy {
+		if perr := patchStatus(ctx, r.Client, b, before); perr != nil {
+			return ctrl.Result{}, perr
+		}
+		return ctrl.Result{RequeueAfter: jitter(after)}, nil
+	}
 	res, err := summarize(&b.Status.CommonStatus, b.Generation, err, "broker API answers with valid credentials")
 	if err == nil && res.RequeueAfter == 0 {
 		res.RequeueAfter = jitter(r.ResyncInterval)
@@ -132,8 +140,14 @@ func (*MQTTBrokerReconciler) reconcileExternal(b *mqttv1.MQTTBroker) {
 	}
 }
 
-// check calls the API: an authenticated health read, then the metrics.
+// check calls the API: an authenticated health read, then the metrics. A
+// broker that asked to be left alone (Retry-After) is not called until
+// then: the check says busyError, and the status keeps what the last call
+// found.
 func (r *MQTTBrokerReconciler) check(ctx context.Context, b *mqttv1.MQTTBroker) error {
+	if pause := r.conns.pausedFor(b); pause > 0 {
+		return &busyError{after: pause}
+	}
 	cl, err := r.conns.clientFor(ctx, b)
 	if err != nil {
 		return err
@@ -184,7 +198,10 @@ func (r *MQTTBrokerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.clusterDomain = clusterDomainFromResolvConf(string(data))
 	}
 	bld := ctrl.NewControllerManagedBy(mgr).
-		For(&mqttv1.MQTTBroker{}).
+		// Not on its own status writes: each check writes lastChecked, and
+		// the write would bring a second check at once.
+		For(&mqttv1.MQTTBroker{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionPredicate()))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.brokersOfSecret)).
 		WithOptions(r.controllerOptions()).
 		Named("mqttbroker")

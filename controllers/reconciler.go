@@ -48,15 +48,21 @@ type reconciler[T brokerObject, S any] struct {
 	snaps *snapshots[S]
 	// drift receives the objects the drift scanner found out of sync.
 	drift chan event.GenericEvent
+	// claims knows which objects claim each broker entry.
+	claims *claimRegistry
 }
 
 func newReconciler[T brokerObject, S any](d deps, name string, k brokerKind[T, S], newObj func() T,
 	newList func() client.ObjectList, items func(client.ObjectList) []T) *reconciler[T, S] {
 	r := &reconciler[T, S]{deps: d, kind: k, name: name, newObj: newObj, newList: newList, items: items,
 		snaps: newSnapshots[S](d.Clock, d.snapshotTTL()), drift: make(chan event.GenericEvent, 1024)}
+	r.claims = newClaimRegistry(func(o client.Object) string { return k.claim(o.(T)).key })
 	d.conns.onForget(r.snaps.drop)
 	return r
 }
+
+// newClientObj is newObj for code that works on any object.
+func (r *reconciler[T, S]) newClientObj() client.Object { return r.newObj() }
 
 // Reconcile reads the object, acts, and patches its status once.
 func (r *reconciler[T, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -164,7 +170,7 @@ func (r *reconciler[T, S]) connect(ctx context.Context, obj T, c claim) (*mqttv1
 	if err != nil {
 		return nil, nil, err
 	}
-	if other, err := otherHolder(ctx, r.Client, obj, r.newList(), c.key); err != nil {
+	if other, err := r.claims.otherHolder(ctx, r.Client, r.newClientObj, obj, c.key); err != nil {
 		return nil, nil, err
 	} else if other != "" {
 		return nil, nil, stalled(c.conflictReason, "%s on MQTTBroker %s is held by %s", c.what, brokerKey(obj.GetNamespace(), obj.GetBrokerRef()), other)
@@ -304,7 +310,7 @@ func (r *reconciler[T, S]) finalize(ctx context.Context, obj T) error {
 
 func (r *reconciler[T, S]) removeFromBroker(ctx context.Context, obj T) error {
 	c := r.kind.claim(obj)
-	if succ, err := liveSuccessor(ctx, r.Client, obj, r.newList(), c.key); err != nil || succ {
+	if succ, err := r.claims.liveSuccessor(ctx, r.Client, r.newClientObj, obj, c.key); err != nil || succ {
 		// Another object takes the entry over.
 		return err
 	}
@@ -404,11 +410,17 @@ func (r *reconciler[T, S]) setup(mgr ctrl.Manager, more func(*builder.Builder) *
 		return err
 	}
 	obj := r.newObj()
-	claimOf := func(o client.Object) string { return r.kind.claim(o.(T)).key }
+	inf, err := mgr.GetCache().GetInformer(context.Background(), obj)
+	if err != nil {
+		return fmt.Errorf("informer of %s: %w", r.name, err)
+	}
+	if _, err := inf.AddEventHandler(r.claims.handler()); err != nil {
+		return fmt.Errorf("claim registry of %s: %w", r.name, err)
+	}
 	bld := ctrl.NewControllerManagedBy(mgr).
 		For(obj, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionPredicate()))).
 		Watches(&mqttv1.MQTTBroker{}, enqueueByBroker(mgr.GetClient(), r.newList), builder.WithPredicates(brokerReadinessChanged())).
-		Watches(r.newObj(), enqueueClaimants(mgr.GetClient(), r.newList, claimOf), builder.WithPredicates(claimChanged())).
+		Watches(r.newObj(), r.claims.enqueueClaimants(), builder.WithPredicates(claimChanged())).
 		WatchesRawSource(source.Channel(r.drift, &handler.EnqueueRequestForObject{})).
 		WithOptions(r.controllerOptions()).
 		Named(lowerName(r.name))

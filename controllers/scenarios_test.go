@@ -123,7 +123,12 @@ func TestBrokerFaultsNoTightLoop(t *testing.T) {
 				// waiting the broker's Retry-After between calls make at most
 				// two calls each in the window, plus a drift scan.
 				if limit := 3*int(faultWindow/tc.retryAfter+1) + 3; len(all) > limit {
-					t.Errorf("%d calls in %s although the broker asked for %s between calls (at most %d expected)", len(all), faultWindow, tc.retryAfter, limit)
+					var seen []string
+					for _, c := range all {
+						seen = append(seen, fmt.Sprintf("%s %s %s", c.At.Sub(start).Round(10*time.Millisecond), c.Method, c.Path))
+					}
+					t.Errorf("%d calls in %s although the broker asked for %s between calls (at most %d expected):\n%s",
+						len(all), faultWindow, tc.retryAfter, limit, strings.Join(seen, "\n"))
 				}
 			}
 			e.waitReady(&mqttv1.MQTTUser{}, user)

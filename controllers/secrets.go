@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -73,17 +75,28 @@ func (r *secretReader) get(ctx context.Context, ns, name string) (*corev1.Secret
 }
 
 // CacheOptions is how the manager's cache must be set up for the
-// controllers: Secrets only with the watch label, managed fields dropped
-// from every object (they are never read and cost memory per object), and
+// controllers: Secrets only with the watch label; the StatefulSets,
+// Services, ConfigMaps and PodDisruptionBudgets a managed broker owns only
+// with the operator's managed-by label, since watching them for managed
+// brokers must not mean holding every one of the cluster (a cluster has
+// thousands of ConfigMaps, some of them large); managed fields dropped
+// from every object (they are never read and cost memory per object); and
 // with namespaces set, only those namespaces.
 func CacheOptions(namespaces []string) (cache.Options, error) {
-	sel, err := labels.Parse(mqttv1.LabelWatch + "=true")
+	watched, err := labels.Parse(mqttv1.LabelWatch + "=true")
 	if err != nil {
 		return cache.Options{}, fmt.Errorf("secret selector: %w", err)
 	}
+	generated := labels.SelectorFromSet(labels.Set{mqttv1.LabelManagedBy: mqttv1.ManagedByValue})
 	o := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Secret{}: {Label: sel}},
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:                {Label: watched},
+			&appsv1.StatefulSet{}:           {Label: generated},
+			&corev1.Service{}:               {Label: generated},
+			&corev1.ConfigMap{}:             {Label: generated},
+			&policyv1.PodDisruptionBudget{}: {Label: generated},
+		},
 	}
 	if len(namespaces) > 0 {
 		o.DefaultNamespaces = map[string]cache.Config{}

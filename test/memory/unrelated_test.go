@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,8 +25,10 @@ import (
 )
 
 const (
-	// unrelated is how many Secrets the operator has nothing to do with
-	// are added to the cluster, each with secretBytes of data.
+	// unrelated is how many objects the operator has nothing to do with
+	// are added to the cluster: Secrets and ConfigMaps with secretBytes of
+	// data each, and headless Services (the kinds a managed broker owns
+	// and the manager watches), in the shares of unrelatedKinds.
 	unrelated   = 20000
 	secretBytes = 1024
 	// users are the operator's own objects, present in both runs.
@@ -34,12 +37,48 @@ const (
 
 func init() { ctrllog.SetLogger(logr.Discard()) }
 
+// unrelatedKinds are the kinds of the unrelated objects, with how many of
+// every twenty are of each.
+var unrelatedKinds = []struct {
+	kind  string
+	share int
+	make  func(ns, name string, data []byte) client.Object
+	list  client.ObjectList
+}{
+	{"Secret", 12, func(ns, name string, data []byte) client.Object {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"blob": data}}
+	}, &corev1.SecretList{}},
+	{"ConfigMap", 6, func(ns, name string, data []byte) client.Object {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, BinaryData: map[string][]byte{"blob": data}}
+	}, &corev1.ConfigMapList{}},
+	{"Service", 2, func(ns, name string, _ []byte) client.Object {
+		// Headless: a test API server has few cluster IPs to give.
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": name},
+				Ports: []corev1.ServicePort{{Name: "mqtt", Port: 1883}}}}
+	}, &corev1.ServiceList{}},
+}
+
+// kindOf is the unrelated kind of the i-th object.
+func kindOf(i int) int {
+	n := i % 20
+	for k, u := range unrelatedKinds {
+		if n < u.share {
+			return k
+		}
+		n -= u.share
+	}
+	panic("shares do not add up to 20")
+}
+
 // The manager caches only the Secrets it generates or a spec references,
-// so 20,000 unrelated Secrets in the cluster leave its memory where it
-// was. The same Secrets held in an informer, as a manager that caches every
-// Secret would hold them, are measured in this process as the control: the
-// growth the test would see if the manager cached them.
-func TestUnrelatedSecretsLeaveMemoryFlat(t *testing.T) {
+// and only the ConfigMaps, Services and StatefulSets it generates for
+// managed brokers, so 20,000 unrelated such objects in the cluster leave
+// its memory where it was. The same objects held in informers, as a
+// manager that caches every object of those kinds would hold them, are
+// measured in this process as the control: the growth the test would see
+// if the manager cached them.
+func TestUnrelatedObjectsLeaveMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a control plane and the manager binary")
 	}
@@ -73,17 +112,17 @@ func TestUnrelatedSecretsLeaveMemoryFlat(t *testing.T) {
 	with := measure(ctx, t, c, mgr)
 	control := informerCost(ctx, t, cp)
 
-	t.Logf("manager with %d users: RSS %s, heap in use %s; with %d unrelated Secrets of %d B too: RSS %s, heap in use %s; "+
-		"the same Secrets in an informer: heap +%s",
+	t.Logf("manager with %d users: RSS %s, heap in use %s; with %d unrelated Secrets, ConfigMaps and Services (%d B of data each) too: RSS %s, heap in use %s; "+
+		"the same objects in informers: heap +%s",
 		users, mib(without.rss), mib(without.heap), unrelated, secretBytes, mib(with.rss), mib(with.heap), mib(control))
 	if control < 20<<20 {
-		t.Fatalf("the control measured only %s for %d Secrets: the measurement cannot tell", mib(control), unrelated)
+		t.Fatalf("the control measured only %s for %d objects: the measurement cannot tell", mib(control), unrelated)
 	}
 	if grew := with.heap - without.heap; grew > control/10 {
-		t.Errorf("the manager's heap grew by %s with the unrelated Secrets (an informer of them costs %s)", mib(grew), mib(control))
+		t.Errorf("the manager's heap grew by %s with the unrelated objects (informers of them cost %s)", mib(grew), mib(control))
 	}
 	if grew := with.rss - without.rss; grew > control/4 {
-		t.Errorf("the manager's RSS grew by %s with the unrelated Secrets (an informer of them costs %s)", mib(grew), mib(control))
+		t.Errorf("the manager's RSS grew by %s with the unrelated objects (informers of them cost %s)", mib(grew), mib(control))
 	}
 }
 
@@ -123,7 +162,7 @@ func measure(ctx context.Context, t *testing.T, c client.Client, mgr *harness.Ma
 	return footprint{rss: u.RSS, heap: int64(m.Sum("go_memstats_heap_inuse_bytes", nil))}
 }
 
-// createUnrelated adds the unrelated Secrets in four namespaces, sixteen
+// createUnrelated adds the unrelated objects in four namespaces, sixteen
 // writes at a time.
 func createUnrelated(ctx context.Context, t *testing.T, c client.Client) {
 	t.Helper()
@@ -143,9 +182,8 @@ func createUnrelated(ctx context.Context, t *testing.T, c client.Client) {
 			for i := range next {
 				data := make([]byte, secretBytes)
 				_, _ = rand.Read(data)
-				s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprintf("other-%d", i%namespaces), Name: fmt.Sprintf("s-%d", i)},
-					Data: map[string][]byte{"blob": data}}
-				if err := c.Create(ctx, s); err != nil {
+				o := unrelatedKinds[kindOf(i)].make(fmt.Sprintf("other-%d", i%namespaces), fmt.Sprintf("o-%d", i), data)
+				if err := c.Create(ctx, o); err != nil {
 					errs <- err
 					return
 				}
@@ -158,7 +196,7 @@ feed:
 		select {
 		case next <- i:
 		case err := <-errs:
-			t.Errorf("create Secret: %v", err)
+			t.Errorf("create: %v", err)
 			break feed
 		}
 	}
@@ -167,11 +205,11 @@ feed:
 	if t.Failed() {
 		t.FailNow()
 	}
-	t.Logf("created %d unrelated Secrets in %s", unrelated, time.Since(start).Round(time.Second))
+	t.Logf("created %d unrelated objects in %s", unrelated, time.Since(start).Round(time.Second))
 }
 
-// informerCost is how much more heap this process holds once an informer
-// of every Secret in the cluster has synced.
+// informerCost is how much more heap this process holds once informers
+// of every object of the unrelated kinds in the cluster have synced.
 func informerCost(ctx context.Context, t *testing.T, cp *harness.ControlPlane) int64 {
 	t.Helper()
 	before := liveHeap()
@@ -181,18 +219,21 @@ func informerCost(ctx context.Context, t *testing.T, cp *harness.ControlPlane) i
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ca.GetInformer(ctx, &corev1.Secret{}); err != nil {
-		t.Fatal(err)
+	for _, u := range unrelatedKinds {
+		if _, err := ca.GetInformer(ctx, u.make("", "", nil)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	go func() { _ = ca.Start(ctx) }()
 	if !ca.WaitForCacheSync(ctx) {
-		t.Fatal("Secret informer did not sync")
+		t.Fatal("informers did not sync")
 	}
-	var list corev1.SecretList
-	if err := ca.List(ctx, &list); err != nil || len(list.Items) < unrelated {
-		t.Fatalf("the informer holds %d Secrets (%v), want at least %d", len(list.Items), err, unrelated)
+	for _, u := range unrelatedKinds {
+		list := u.list.DeepCopyObject().(client.ObjectList)
+		if err := ca.List(ctx, list); err != nil || apimeta.LenList(list) < unrelated*u.share/20 {
+			t.Fatalf("the informer holds %d %ss (%v), want at least %d", apimeta.LenList(list), u.kind, err, unrelated*u.share/20)
+		}
 	}
-	list = corev1.SecretList{}
 	cost := liveHeap() - before
 	runtime.KeepAlive(ca)
 	return cost
