@@ -13,4 +13,12 @@
 // and Prometheus metrics scraped from the API server, the manager and the
 // test broker (GET /testbroker/metrics counts management API requests by
 // route).
+//
+// Ports are picked free on loopback and handed to the processes, and test
+// packages run in parallel, so another process can take a port between
+// the pick and the bind. A start therefore checks from /proc that the
+// process itself listens on each of its ports (an answer on the port
+// proves only that someone does) and, for ports the harness picked, picks
+// new ones and starts again. Set MQTT_OPERATOR_RACE=1 to build the
+// binaries with the race detector.
 package harness
