@@ -413,7 +413,7 @@ func TestRenderFrom(t *testing.T) {
 	first := write("a.json", report{Machine: machine{Cores: 2}, Settings: set, Scenarios: []*result{
 		{Kind: "users", N: 1000, Objects: 1000, API: "v4", PeakRSS: 1 << 20, Cold: &readyRun{Ready: duration(time.Second), ReadyCount: 1000}},
 		{Kind: "bans", N: 10, Objects: 10, API: "v5"}}})
-	second := write("b.json", report{Machine: machine{Cores: 8}, Settings: set, Scenarios: []*result{
+	second := write("b.json", report{Machine: machine{Cores: 8, Manager: "second build"}, Settings: set, Scenarios: []*result{
 		{Kind: "users", N: 1000, Objects: 1000, API: "v4", PeakRSS: 2 << 20, Cold: &readyRun{Ready: duration(time.Second), ReadyCount: 1000}},
 		{Kind: "acls", N: 10, Objects: 10, API: "v4"}}})
 	docs := filepath.Join(dir, "docs", "benchmarks.md")
@@ -433,7 +433,11 @@ func TestRenderFrom(t *testing.T) {
 	if d := cmp.Diff([]string{"users:1000:v4:2", "bans:10:v5:0", "acls:10:v4:0"}, got); d != "" {
 		t.Errorf("merged scenarios (-want +got):\n%s", d)
 	}
-	if doc, err := os.ReadFile(docs); err != nil || !strings.Contains(string(doc), "on 2 cores") || !strings.Contains(string(doc), "| 1,000 users, v4 | — | 1.00 s |") {
+	if d := cmp.Diff([]source{{Machine: machine{Cores: 8, Manager: "second build"}, Rows: []string{"1,000 users, v4", "10 ACLs (3 rules), v4"}}}, rep.Sources); d != "" {
+		t.Errorf("sources of the rows (-want +got):\n%s", d)
+	}
+	if doc, err := os.ReadFile(docs); err != nil || !strings.Contains(string(doc), "on 2 cores") || !strings.Contains(string(doc), "| 1,000 users, v4 | — | 1.00 s |") ||
+		!strings.Contains(string(doc), "Rows 1,000 users, v4; 10 ACLs (3 rules), v4: measured") || !strings.Contains(string(doc), "manager second build") {
 		t.Errorf("docs page from the first file's machine: %v\n%s", err, doc)
 	}
 	other := write("c.json", report{Settings: settings{Concurrency: 8}})

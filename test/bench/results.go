@@ -37,6 +37,15 @@ type report struct {
 	Machine   machine   `json:"machine"`
 	Settings  settings  `json:"settings"`
 	Scenarios []*result `json:"scenarios"`
+	// Sources are the runs, after the first, that rows of a merged report
+	// (--from) come from; the page says which rows and which build.
+	Sources []source `json:"sources,omitempty"`
+}
+
+// source is a run that contributed rows to a merged report.
+type source struct {
+	Machine machine  `json:"machine"`
+	Rows    []string `json:"rows"`
 }
 
 // result is one scenario: a kind, a count and an API flavour.

@@ -123,6 +123,7 @@ func render(cfg *config, out io.Writer) (*report, error) {
 		if !reflect.DeepEqual(merged.Settings, rep.Settings) {
 			return nil, fmt.Errorf("%s was measured with other settings (%+v, not %+v); render it on its own", path, rep.Settings, merged.Settings)
 		}
+		src := source{Machine: rep.Machine}
 		for _, s := range rep.Scenarios {
 			i := slices.IndexFunc(merged.Scenarios, func(m *result) bool { return m.Kind == s.Kind && m.N == s.N && m.API == s.API })
 			if i >= 0 {
@@ -130,7 +131,16 @@ func render(cfg *config, out io.Writer) (*report, error) {
 			} else {
 				merged.Scenarios = append(merged.Scenarios, s)
 			}
+			src.Rows = append(src.Rows, label(s))
 		}
+		// A later run's rows replace those an earlier source gave.
+		for j := range merged.Sources {
+			merged.Sources[j].Rows = slices.DeleteFunc(merged.Sources[j].Rows, func(r string) bool { return slices.Contains(src.Rows, r) })
+		}
+		merged.Sources = append(merged.Sources, src)
+	}
+	if merged != nil {
+		merged.Sources = slices.DeleteFunc(merged.Sources, func(s source) bool { return len(s.Rows) == 0 })
 	}
 	return merged, publish(merged, cfg.docs, out)
 }
