@@ -170,6 +170,9 @@ func TestParseFlags(t *testing.T) {
 				}
 				return cmp.Diff([]string{"users", "acls", "bans"}, names) + cmp.Diff(15, c.scenarios[0].total())
 			}},
+		{name: "manager env", args: []string{"--manager-env", "GOMEMLIMIT=241591910 GOGC=100", "--profile", ""},
+			check: func(c *config) string { return cmp.Diff([]string{"GOMEMLIMIT=241591910", "GOGC=100"}, c.managerEnv) }},
+		{name: "manager env not KEY=VALUE", args: []string{"--manager-env", "GOMEMLIMIT", "--profile", ""}, wantErr: "not KEY=VALUE"},
 		{name: "manager args split", args: []string{"--manager-args", "--kube-api-qps=200  --max-concurrent-reconciles 8", "--profile", ""},
 			check: func(c *config) string {
 				return cmp.Diff([]string{"--kube-api-qps=200", "--max-concurrent-reconciles", "8"}, c.managerArgs)

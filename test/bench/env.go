@@ -107,6 +107,7 @@ func (e *env) startManager(ctx context.Context, pprof bool) error {
 	o := harness.ManagerOptions{
 		Bin: e.r.cfg.managerBin, Kubeconfig: e.cp.KubeconfigPath, LogPath: filepath.Join(e.dir, "manager.log"),
 		Args: append([]string{"--resync-interval=" + e.r.cfg.resync.String()}, e.r.cfg.managerArgs...),
+		Env:  e.r.cfg.managerEnv,
 	}
 	if pprof {
 		o.PprofAddr = "auto"

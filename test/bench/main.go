@@ -50,6 +50,7 @@ var allPhases = []string{"floor", "cold", "restart", "steady", "wipe", "running"
 type config struct {
 	managerBin, brokerBin string
 	managerArgs           []string
+	managerEnv            []string
 	scenarios             []scenarioSpec
 	phases                map[string]bool
 	resync                time.Duration
@@ -108,10 +109,11 @@ func main() {
 func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	c := &config{}
-	var scenarios, phases, managerArgs, floorConc, from string
+	var scenarios, phases, managerArgs, managerEnv, floorConc, from string
 	fs.StringVar(&c.managerBin, "manager", "bin/manager", "Manager binary under test (any build: the bench drives it by its flags).")
 	fs.StringVar(&c.brokerBin, "testbroker", "bin/testbroker", "Test broker binary.")
 	fs.StringVar(&managerArgs, "manager-args", "", "Extra manager flags, space-separated (e.g. \"--kube-api-qps=200 --max-concurrent-reconciles=8\").")
+	fs.StringVar(&managerEnv, "manager-env", "", "Environment of the manager only, space-separated KEY=VALUE (e.g. \"GOMEMLIMIT=241591910\", the soft limit a 256Mi container gives it).")
 	fs.StringVar(&scenarios, "scenarios", defaultScenarios, "Space-separated KIND:COUNTS:APIS, e.g. \"users:1000,10000:v4,v5 acls:10000:v4\"; kinds users, acls, bans, and mixed (COUNT of each under one manager).")
 	fs.StringVar(&phases, "phases", strings.Join(allPhases, ","), "Phases to run: "+strings.Join(allPhases, ",")+" (restart, steady and wipe follow cold).")
 	fs.DurationVar(&c.resync, "resync-interval", 30*time.Second, "The manager's --resync-interval: the steady-state window and the wipe recovery depend on it.")
@@ -146,6 +148,12 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("--floor-concurrency: %w", err)
 	}
 	c.managerArgs = strings.Fields(managerArgs)
+	c.managerEnv = strings.Fields(managerEnv)
+	for _, e := range c.managerEnv {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			return nil, fmt.Errorf("--manager-env: %q is not KEY=VALUE", e)
+		}
+	}
 	for _, a := range c.managerArgs {
 		if strings.HasPrefix(strings.TrimLeft(a, "-"), "resync-interval") {
 			return nil, fmt.Errorf("set the resync interval with the bench's --resync-interval, not in --manager-args")

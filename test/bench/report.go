@@ -29,6 +29,9 @@ func renderDoc(rep *report) string {
 	if len(s.ManagerArgs) > 0 {
 		fmt.Fprintf(&b, " and `%s`", strings.Join(s.ManagerArgs, " "))
 	}
+	if len(s.ManagerEnv) > 0 {
+		fmt.Fprintf(&b, ", with `%s` in its environment", strings.Join(s.ManagerEnv, " "))
+	}
 	fmt.Fprintf(&b, "; it reconciles %d objects of a kind at once.\n\n", s.Concurrency)
 	b.WriteString("- **Floor**: the Kubernetes writes the operator cannot avoid (per object the finalizer, the generated Secret for users, " +
 		"one status write) and one broker write per object, each issued directly at the given concurrency without client-side throttling. " +

@@ -26,6 +26,7 @@ type machine struct {
 // settings are the knobs a run used.
 type settings struct {
 	ManagerArgs       []string `json:"managerArgs"`
+	ManagerEnv        []string `json:"managerEnv,omitempty"`
 	Concurrency       int      `json:"concurrency"` // the manager's reconciles per kind
 	CreateConcurrency int      `json:"createConcurrency"`
 	ResyncInterval    duration `json:"resyncInterval"`

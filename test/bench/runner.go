@@ -63,7 +63,7 @@ func run(ctx context.Context, cfg *config, out, progress io.Writer) (*report, er
 		return nil, err
 	}
 	r.rep = &report{Machine: describeMachine(cfg.managerBin, flags), Settings: settings{
-		ManagerArgs: cfg.managerArgs, Concurrency: r.concurrency, CreateConcurrency: cfg.createConcurrency,
+		ManagerArgs: cfg.managerArgs, ManagerEnv: cfg.managerEnv, Concurrency: r.concurrency, CreateConcurrency: cfg.createConcurrency,
 		ResyncInterval: duration(cfg.resync), SteadyIntervals: cfg.steadyIntervals,
 	}}
 	for _, sc := range cfg.scenarios {

@@ -28,6 +28,9 @@ type ManagerOptions struct {
 	PprofAddr string
 	// Args are further flags, e.g. --resync-interval=30s.
 	Args []string
+	// Env is added to the manager's environment (KEY=VALUE), e.g. the
+	// GOMEMLIMIT a container's memory limit would give it.
+	Env []string
 	// StartTimeout bounds the wait for /healthz; default one minute.
 	StartTimeout time.Duration
 }
@@ -58,7 +61,7 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 	}
 	_, hasPprof := flags["pprof-bind-address"]
 	m.auto = o.MetricsAddr == "" || o.ProbeAddr == "" || (hasPprof && o.PprofAddr == "auto")
-	m.Process = NewProcess("manager", o.Bin, o.LogPath, []string{"KUBECONFIG=" + o.Kubeconfig})
+	m.Process = NewProcess("manager", o.Bin, o.LogPath, append([]string{"KUBECONFIG=" + o.Kubeconfig}, o.Env...))
 	if err := m.pickAddrs(); err != nil {
 		return nil, err
 	}
