@@ -25,8 +25,9 @@ func TestParseCgroupLimit(t *testing.T) {
 	}
 }
 
-// The runtime's soft limit is nine tenths of the container's, read from
-// cgroup v2 or else v1; GOMEMLIMIT, when set, wins; no limit sets none.
+// The runtime's soft limit is the container's less a tenth or 48 MiB,
+// whichever is more (and at least half), read from cgroup v2 or else v1;
+// GOMEMLIMIT, when set, wins; no limit sets none.
 func TestSetMemoryLimit(t *testing.T) {
 	prev := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
@@ -39,14 +40,17 @@ func TestSetMemoryLimit(t *testing.T) {
 		}
 	}
 	t.Setenv("GOMEMLIMIT", "")
-	if got := setMemoryLimit(files(map[string]string{"/sys/fs/cgroup/memory.max": "268435456\n"})); got != 241591910 {
-		t.Errorf("cgroup v2 256Mi: limit %d, want 241591910", got)
+	if got := setMemoryLimit(files(map[string]string{"/sys/fs/cgroup/memory.max": "268435456\n"})); got != 218103808 {
+		t.Errorf("cgroup v2 256Mi: limit %d, want 218103808 (208Mi)", got)
 	}
-	if got := debug.SetMemoryLimit(-1); got != 241591910 {
+	if got := debug.SetMemoryLimit(-1); got != 218103808 {
 		t.Errorf("runtime limit %d after setMemoryLimit", got)
 	}
-	if got := setMemoryLimit(files(map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824"})); got != 966367641 {
-		t.Errorf("cgroup v1 1Gi: limit %d, want 966367641", got)
+	if got := setMemoryLimit(files(map[string]string{"/sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824"})); got != 966367642 {
+		t.Errorf("cgroup v1 1Gi: limit %d, want 966367642", got)
+	}
+	if got := setMemoryLimit(files(map[string]string{"/sys/fs/cgroup/memory.max": "67108864"})); got != 33554432 {
+		t.Errorf("cgroup v2 64Mi: limit %d, want half of it, 33554432", got)
 	}
 	if got := setMemoryLimit(files(map[string]string{"/sys/fs/cgroup/memory.max": "max"})); got != 0 {
 		t.Errorf("no limit: set %d", got)
