@@ -130,7 +130,8 @@ func (g *claimRegistry) handler() toolscache.ResourceEventHandler {
 }
 
 // rivals reads, from the cache, the other objects that claim key; one
-// already gone from the cache is left out.
+// already gone from the cache, or that claims another key by now (the
+// registry may lag the cache by a notification), is left out.
 func (g *claimRegistry) rivals(ctx context.Context, c client.Reader, newObj func() client.Object, self client.Object, key string) ([]client.Object, error) {
 	var out []client.Object
 	for _, nn := range g.others(key, client.ObjectKeyFromObject(self)) {
@@ -141,7 +142,9 @@ func (g *claimRegistry) rivals(ctx context.Context, c client.Reader, newObj func
 			}
 			return nil, fmt.Errorf("read claimant %s of %s: %w", nn, key, err)
 		}
-		out = append(out, o)
+		if g.keyOf(o) == key {
+			out = append(out, o)
+		}
 	}
 	return out, nil
 }

@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	mqttv1 "github.com/mqttoperator/mqtt-operator/api/v1alpha1"
 )
@@ -53,5 +55,38 @@ func TestClaimRegistry(t *testing.T) {
 	h.OnDelete(a)
 	if len(g.byKey) != 0 {
 		t.Errorf("the registry keeps %v after every claimant went", g.byKey)
+	}
+}
+
+// A rival is read from the cache: one gone from it, or that claims
+// another name by now, does not count, whatever the registry still says.
+func TestClaimRivalsFromCache(t *testing.T) {
+	user := func(name, username string, age int) *mqttv1.MQTTUser {
+		return &mqttv1.MQTTUser{ObjectMeta: metav1.ObjectMeta{Namespace: "x", Name: name, UID: types.UID(name),
+			CreationTimestamp: metav1.NewTime(time.Date(2030, 1, 1, 0, 0, age, 0, time.UTC))}, Spec: mqttv1.MQTTUserSpec{Username: username}}
+	}
+	self := user("self", "shared", 10)
+	older, moved, gone := user("older", "shared", 1), user("moved", "shared", 2), user("gone", "shared", 3)
+	g := newClaimRegistry(func(o client.Object) string { return o.(*mqttv1.MQTTUser).Spec.Username })
+	for _, o := range []*mqttv1.MQTTUser{self, older, moved, gone} {
+		g.add(o)
+	}
+	// The cache: moved claims another name now, gone is gone.
+	movedNow := moved.DeepCopy()
+	movedNow.Spec.Username = "own"
+	c := fake.NewClientBuilder().WithScheme(testScheme).WithObjects(self, older, movedNow).Build()
+	newObj := func() client.Object { return &mqttv1.MQTTUser{} }
+	other, err := g.otherHolder(t.Context(), c, newObj, self, "shared")
+	if err != nil || other != "x/older" {
+		t.Errorf("otherHolder = %q, %v; want x/older", other, err)
+	}
+	if err := c.Delete(t.Context(), older); err != nil {
+		t.Fatal(err)
+	}
+	if other, err := g.otherHolder(t.Context(), c, newObj, self, "shared"); err != nil || other != "" {
+		t.Errorf("otherHolder with only stale rivals = %q, %v; want none", other, err)
+	}
+	if succ, err := g.liveSuccessor(t.Context(), c, newObj, self, "shared"); err != nil || succ {
+		t.Errorf("liveSuccessor with only stale rivals = %v, %v; want false", succ, err)
 	}
 }
