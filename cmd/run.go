@@ -54,10 +54,7 @@ func runWithFactory(ctx context.Context, cfg *rest.Config, o *options, f broker.
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS = float32(o.kubeAPIQPS)
 	cfg.Burst = o.kubeAPIBurst
-	cacheOpts, err := controllers.CacheOptions(o.namespaces())
-	if err != nil {
-		return err
-	}
+	cacheOpts := controllers.CacheOptions(o.namespaces())
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  newScheme(),
 		Cache:                   cacheOpts,

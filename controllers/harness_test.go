@@ -71,10 +71,7 @@ func (t rewritingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 func startManager(ctx context.Context, cfg *rest.Config) (func(time.Duration), error) {
-	cacheOpts, err := CacheOptions(nil)
-	if err != nil {
-		return nil, err
-	}
+	cacheOpts := CacheOptions(nil)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Cache:                  cacheOpts,

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -82,11 +81,8 @@ func (r *secretReader) get(ctx context.Context, ns, name string) (*corev1.Secret
 // thousands of ConfigMaps, some of them large); managed fields dropped
 // from every object (they are never read and cost memory per object); and
 // with namespaces set, only those namespaces.
-func CacheOptions(namespaces []string) (cache.Options, error) {
-	watched, err := labels.Parse(mqttv1.LabelWatch + "=true")
-	if err != nil {
-		return cache.Options{}, fmt.Errorf("secret selector: %w", err)
-	}
+func CacheOptions(namespaces []string) cache.Options {
+	watched := labels.SelectorFromSet(labels.Set{mqttv1.LabelWatch: "true"})
 	generated := labels.SelectorFromSet(labels.Set{mqttv1.LabelManagedBy: mqttv1.ManagedByValue})
 	o := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
@@ -104,5 +100,5 @@ func CacheOptions(namespaces []string) (cache.Options, error) {
 			o.DefaultNamespaces[ns] = cache.Config{}
 		}
 	}
-	return o, nil
+	return o
 }
