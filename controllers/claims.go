@@ -57,13 +57,15 @@ func olderThan(a, b client.Object) bool {
 // outcome is the same.
 type claimRegistry struct {
 	keyOf func(client.Object) string
+	// newObj makes an empty object of the kind, to read a rival into.
+	newObj func() client.Object
 
 	mu    sync.RWMutex
 	byKey map[string][]types.NamespacedName
 }
 
-func newClaimRegistry(keyOf func(client.Object) string) *claimRegistry {
-	return &claimRegistry{keyOf: keyOf, byKey: map[string][]types.NamespacedName{}}
+func newClaimRegistry(keyOf func(client.Object) string, newObj func() client.Object) *claimRegistry {
+	return &claimRegistry{keyOf: keyOf, newObj: newObj, byKey: map[string][]types.NamespacedName{}}
 }
 
 func (g *claimRegistry) add(o client.Object) {
@@ -132,10 +134,10 @@ func (g *claimRegistry) handler() toolscache.ResourceEventHandler {
 // rivals reads, from the cache, the other objects that claim key; one
 // already gone from the cache, or that claims another key by now (the
 // registry may lag the cache by a notification), is left out.
-func (g *claimRegistry) rivals(ctx context.Context, c client.Reader, newObj func() client.Object, self client.Object, key string) ([]client.Object, error) {
+func (g *claimRegistry) rivals(ctx context.Context, c client.Reader, self client.Object, key string) ([]client.Object, error) {
 	var out []client.Object
 	for _, nn := range g.others(key, client.ObjectKeyFromObject(self)) {
-		o := newObj()
+		o := g.newObj()
 		if err := c.Get(ctx, nn, o); err != nil {
 			if apierrors.IsNotFound(err) {
 				continue
@@ -151,8 +153,8 @@ func (g *claimRegistry) rivals(ctx context.Context, c client.Reader, newObj func
 
 // otherHolder returns the name of the object that holds the claim instead
 // of self, or "" when self holds it (or nobody else claims it).
-func (g *claimRegistry) otherHolder(ctx context.Context, c client.Reader, newObj func() client.Object, self client.Object, key string) (string, error) {
-	objs, err := g.rivals(ctx, c, newObj, self, key)
+func (g *claimRegistry) otherHolder(ctx context.Context, c client.Reader, self client.Object, key string) (string, error) {
+	objs, err := g.rivals(ctx, c, self, key)
 	if err != nil {
 		return "", err
 	}
@@ -165,8 +167,8 @@ func (g *claimRegistry) otherHolder(ctx context.Context, c client.Reader, newObj
 
 // liveSuccessor reports whether another live object claims the same key,
 // in which case a deleted holder must leave the broker object to it.
-func (g *claimRegistry) liveSuccessor(ctx context.Context, c client.Reader, newObj func() client.Object, self client.Object, key string) (bool, error) {
-	objs, err := g.rivals(ctx, c, newObj, self, key)
+func (g *claimRegistry) liveSuccessor(ctx context.Context, c client.Reader, self client.Object, key string) (bool, error) {
+	objs, err := g.rivals(ctx, c, self, key)
 	if err != nil {
 		return false, err
 	}

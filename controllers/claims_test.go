@@ -21,7 +21,7 @@ func TestClaimRegistry(t *testing.T) {
 	user := func(ns, name, username string) *mqttv1.MQTTUser {
 		return &mqttv1.MQTTUser{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: mqttv1.MQTTUserSpec{Username: username}}
 	}
-	g := newClaimRegistry(func(o client.Object) string { return o.(*mqttv1.MQTTUser).Spec.Username })
+	g := newClaimRegistry(func(o client.Object) string { return o.(*mqttv1.MQTTUser).Spec.Username }, nil)
 	h := g.handler()
 	nn := func(ns, name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
 	a, b, c := user("x", "a", "shared"), user("y", "b", "shared"), user("x", "c", "own")
@@ -67,7 +67,8 @@ func TestClaimRivalsFromCache(t *testing.T) {
 	}
 	self := user("self", "shared", 10)
 	older, moved, gone := user("older", "shared", 1), user("moved", "shared", 2), user("gone", "shared", 3)
-	g := newClaimRegistry(func(o client.Object) string { return o.(*mqttv1.MQTTUser).Spec.Username })
+	g := newClaimRegistry(func(o client.Object) string { return o.(*mqttv1.MQTTUser).Spec.Username },
+		func() client.Object { return &mqttv1.MQTTUser{} })
 	for _, o := range []*mqttv1.MQTTUser{self, older, moved, gone} {
 		g.add(o)
 	}
@@ -75,18 +76,17 @@ func TestClaimRivalsFromCache(t *testing.T) {
 	movedNow := moved.DeepCopy()
 	movedNow.Spec.Username = "own"
 	c := fake.NewClientBuilder().WithScheme(testScheme).WithObjects(self, older, movedNow).Build()
-	newObj := func() client.Object { return &mqttv1.MQTTUser{} }
-	other, err := g.otherHolder(t.Context(), c, newObj, self, "shared")
+	other, err := g.otherHolder(t.Context(), c, self, "shared")
 	if err != nil || other != "x/older" {
 		t.Errorf("otherHolder = %q, %v; want x/older", other, err)
 	}
 	if err := c.Delete(t.Context(), older); err != nil {
 		t.Fatal(err)
 	}
-	if other, err := g.otherHolder(t.Context(), c, newObj, self, "shared"); err != nil || other != "" {
+	if other, err := g.otherHolder(t.Context(), c, self, "shared"); err != nil || other != "" {
 		t.Errorf("otherHolder with only stale rivals = %q, %v; want none", other, err)
 	}
-	if succ, err := g.liveSuccessor(t.Context(), c, newObj, self, "shared"); err != nil || succ {
+	if succ, err := g.liveSuccessor(t.Context(), c, self, "shared"); err != nil || succ {
 		t.Errorf("liveSuccessor with only stale rivals = %v, %v; want false", succ, err)
 	}
 }

@@ -56,13 +56,10 @@ func newReconciler[T brokerObject, S any](d deps, name string, k brokerKind[T, S
 	newList func() client.ObjectList, items func(client.ObjectList) []T) *reconciler[T, S] {
 	r := &reconciler[T, S]{deps: d, kind: k, name: name, newObj: newObj, newList: newList, items: items,
 		snaps: newSnapshots[S](d.Clock, d.snapshotTTL()), drift: make(chan event.GenericEvent, 1024)}
-	r.claims = newClaimRegistry(func(o client.Object) string { return k.claim(o.(T)).key })
+	r.claims = newClaimRegistry(func(o client.Object) string { return k.claim(o.(T)).key }, func() client.Object { return newObj() })
 	d.conns.onForget(r.snaps.drop)
 	return r
 }
-
-// newClientObj is newObj for code that works on any object.
-func (r *reconciler[T, S]) newClientObj() client.Object { return r.newObj() }
 
 // Reconcile reads the object, acts, and patches its status once.
 func (r *reconciler[T, S]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -170,7 +167,7 @@ func (r *reconciler[T, S]) connect(ctx context.Context, obj T, c claim) (*mqttv1
 	if err != nil {
 		return nil, nil, err
 	}
-	if other, err := r.claims.otherHolder(ctx, r.Client, r.newClientObj, obj, c.key); err != nil {
+	if other, err := r.claims.otherHolder(ctx, r.Client, obj, c.key); err != nil {
 		return nil, nil, err
 	} else if other != "" {
 		return nil, nil, stalled(c.conflictReason, "%s on MQTTBroker %s is held by %s", c.what, brokerKey(obj.GetNamespace(), obj.GetBrokerRef()), other)
@@ -310,7 +307,7 @@ func (r *reconciler[T, S]) finalize(ctx context.Context, obj T) error {
 
 func (r *reconciler[T, S]) removeFromBroker(ctx context.Context, obj T) error {
 	c := r.kind.claim(obj)
-	if succ, err := r.claims.liveSuccessor(ctx, r.Client, r.newClientObj, obj, c.key); err != nil || succ {
+	if succ, err := r.claims.liveSuccessor(ctx, r.Client, obj, c.key); err != nil || succ {
 		// Another object takes the entry over.
 		return err
 	}
