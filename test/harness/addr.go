@@ -73,8 +73,21 @@ func waitHTTP(ctx context.Context, url string, p *Process, timeout time.Duration
 	}
 }
 
-// errAddrInUse marks a start that failed because a port was taken.
-var errAddrInUse = errors.New("address already in use")
+// startOnOwnPorts runs start, which kills the process when it fails. When
+// the failure was a port taken by another process between the pick and
+// the bind (its log says so) and the harness picked the ports (auto),
+// pick chooses new ones and start runs again; three tries in all.
+func startOnOwnPorts(p *Process, auto bool, pick, start func() error) error {
+	for try := 1; ; try++ {
+		err := start()
+		if err == nil || !auto || try == 3 || !strings.Contains(p.LogTail(20), "address already in use") {
+			return err
+		}
+		if err := pick(); err != nil {
+			return err
+		}
+	}
+}
 
 // waitListening waits until p itself listens on the port of each address
 // ("" and "0" are skipped): an answer on a port proves only that some

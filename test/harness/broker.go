@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/mqttoperator/mqtt-operator/internal/testbroker"
@@ -43,21 +42,16 @@ type TestBroker struct {
 // StartTestBroker starts the test broker and waits for its API.
 func StartTestBroker(ctx context.Context, o TestBrokerOptions) (*TestBroker, error) {
 	b := &TestBroker{Process: NewProcess("testbroker", o.Bin, o.LogPath, nil), opts: o, http: &http.Client{Timeout: 30 * time.Second}}
-	// A port the harness picked can be taken before the broker binds it,
-	// as for the manager (see Manager.Start): pick again, three tries.
-	for try := 1; ; try++ {
-		if err := b.pickAddrs(); err != nil {
-			return nil, err
-		}
-		err := b.Start(ctx)
-		if err == nil {
-			return b, nil
-		}
-		auto := o.MQTTAddr == "" || o.APIAddr == ""
-		if !auto || try == 3 || !strings.Contains(b.LogTail(20), "address already in use") {
-			return nil, err
-		}
+	if err := b.pickAddrs(); err != nil {
+		return nil, err
 	}
+	// A port the harness picked can be taken before the broker binds it,
+	// as for the manager (see Manager.Start).
+	auto := o.MQTTAddr == "" || o.APIAddr == ""
+	if err := startOnOwnPorts(b.Process, auto, b.pickAddrs, func() error { return b.Start(ctx) }); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // pickAddrs chooses free ports for the addresses the options left empty.

@@ -3,7 +3,6 @@ package harness
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -154,15 +153,7 @@ func (m *Manager) FlagDefault(flag string) string { return m.flags[flag] }
 // manager then exits at once, or another server answers in its place. The
 // harness picks new ports and tries again, three times in all.
 func (m *Manager) Start(ctx context.Context) error {
-	for try := 1; ; try++ {
-		err := m.startOnce(ctx)
-		if err == nil || !m.auto || try == 3 || !errors.Is(err, errAddrInUse) {
-			return err
-		}
-		if err := m.pickAddrs(); err != nil {
-			return err
-		}
-	}
+	return startOnOwnPorts(m.Process, m.auto, m.pickAddrs, func() error { return m.startOnce(ctx) })
 }
 
 func (m *Manager) startOnce(ctx context.Context) error {
@@ -175,9 +166,6 @@ func (m *Manager) startOnce(ctx context.Context) error {
 	}
 	if err != nil {
 		_ = m.Kill()
-		if strings.Contains(m.LogTail(20), "address already in use") {
-			return fmt.Errorf("%w: %w", errAddrInUse, err)
-		}
 		return err
 	}
 	return nil
