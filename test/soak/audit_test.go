@@ -340,7 +340,7 @@ func (w *world) diagnosis() string {
 		fmt.Fprintf(&b, "list MQTTBrokers: %v\n", err)
 	}
 	for i := range brokers.Items {
-		if c := apimeta.FindStatusCondition(brokers.Items[i].Status.Conditions, "Ready"); c != nil {
+		if c := brokers.Items[i].Status.ReadyCondition(); c != nil {
 			fmt.Fprintf(&b, "MQTTBroker %s: Ready %s %s: %s\n", brokers.Items[i].Name, c.Status, c.Reason, c.Message)
 		} else {
 			fmt.Fprintf(&b, "MQTTBroker %s: no Ready condition\n", brokers.Items[i].Name)
@@ -348,8 +348,8 @@ func (w *world) diagnosis() string {
 	}
 	var tail []string
 	for _, l := range strings.Split(w.mgr.LogTail(400), "\n") {
-		// The manager echoes each Event at debug level; the Events are
-		// would crowd out everything else.
+		// The manager echoes each Event at debug level; those lines would
+		// crowd out everything else.
 		if !strings.Contains(l, `"logger":"events"`) {
 			tail = append(tail, l)
 		}
